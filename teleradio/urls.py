@@ -1,0 +1,12 @@
+"""URL table of contents: pages, admin, API."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("", include("core.urls")),
+    path("", include("worklist.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include("teleradio.api_urls")),
+]

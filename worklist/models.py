@@ -1,0 +1,147 @@
+"""Exams (one DICOM study), their series and instances, and their status history."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from sites.models import Modality, Site
+from worklist.states import Status
+
+
+class ExamStatus(models.TextChoices):
+    REQUESTED = Status.REQUESTED, _("demandé")
+    SCHEDULED = Status.SCHEDULED, _("programmé")
+    RECEIVING = Status.RECEIVING, _("en réception")
+    READY = Status.READY, _("prêt à lire")
+    ASSIGNED = Status.ASSIGNED, _("attribué")
+    IN_READING = Status.IN_READING, _("en lecture")
+    REPORTED = Status.REPORTED, _("CR signé")
+    DELIVERED = Status.DELIVERED, _("CR transmis")
+    CANCELLED = Status.CANCELLED, _("annulé")
+
+
+class Priority(models.TextChoices):
+    VITAL = "VITAL", _("urgence vitale")
+    URGENT = "URGENT", _("urgent")
+    STANDARD = "STANDARD", _("standard")
+    SCHEDULED = "SCHEDULED", _("programmé")
+
+
+# Sort key: lower is more urgent (used by worklist ordering).
+PRIORITY_RANK = {Priority.VITAL: 0, Priority.URGENT: 1, Priority.STANDARD: 2, Priority.SCHEDULED: 3}
+
+
+class Exam(models.Model):
+    """One DICOM study received from (or requested by) a site."""
+
+    site = models.ForeignKey(Site, verbose_name=_("établissement"), on_delete=models.PROTECT, related_name="exams")
+    source_modality = models.ForeignKey(
+        Modality, verbose_name=_("modalité d'origine"), on_delete=models.SET_NULL,
+        null=True, blank=True, related_name="exams",
+    )
+    study_instance_uid = models.CharField(_("Study Instance UID"), max_length=64, unique=True)
+    accession_number = models.CharField(_("numéro d'accession"), max_length=16, blank=True, db_index=True)
+    patient_name = models.CharField(_("nom du patient"), max_length=200, blank=True)
+    patient_id = models.CharField(_("identifiant patient"), max_length=64, blank=True, db_index=True)
+    issuer_of_patient_id = models.CharField(_("émetteur de l'identifiant"), max_length=64, blank=True)
+    patient_birth_date = models.DateField(_("date de naissance"), null=True, blank=True)
+    patient_sex = models.CharField(_("sexe"), max_length=1, blank=True)
+    study_datetime = models.DateTimeField(_("date de l'examen"), null=True, blank=True)
+    study_description = models.CharField(_("description"), max_length=200, blank=True)
+    modality = models.CharField(_("modalité"), max_length=16, blank=True)
+    body_part_examined = models.CharField(_("région anatomique"), max_length=64, blank=True)
+    referring_physician_name = models.CharField(_("médecin demandeur"), max_length=200, blank=True)
+    priority = models.CharField(_("priorité"), max_length=10, choices=Priority.choices, default=Priority.STANDARD)
+    status = models.CharField(
+        _("statut"), max_length=12, choices=ExamStatus.choices, default=ExamStatus.RECEIVING,
+        help_text=_("Modifié uniquement par worklist.services.exam_transition."),
+    )
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("attribué à"), on_delete=models.SET_NULL,
+        null=True, blank=True, related_name="assigned_exams",
+    )
+    number_of_series = models.PositiveIntegerField(_("séries"), default=0)
+    number_of_instances = models.PositiveIntegerField(_("images"), default=0)
+    received_bytes = models.PositiveBigIntegerField(_("octets reçus"), default=0)
+    received_at = models.DateTimeField(_("reçu le"), null=True, blank=True)
+    last_instance_at = models.DateTimeField(_("dernière image le"), null=True, blank=True)
+    status_changed_at = models.DateTimeField(_("statut changé le"), auto_now_add=True)
+    created_at = models.DateTimeField(_("créé le"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("modifié le"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("examen")
+        verbose_name_plural = _("examens")
+        ordering = ["-received_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=[s.value for s in Status]), name="exam_status_valid"
+            ),
+        ]
+        indexes = [
+            # Worklists filter open exams by site, newest first.
+            models.Index(fields=["site", "status", "-received_at"], name="exam_site_status_idx"),
+            # The stability sweep scans exams still receiving by last instance time.
+            models.Index(
+                fields=["last_instance_at"], name="exam_receiving_idx", condition=Q(status="RECEIVING")
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.study_description or _('Examen')} #{self.pk}"
+
+
+class Series(models.Model):
+    exam = models.ForeignKey(Exam, verbose_name=_("examen"), on_delete=models.CASCADE, related_name="series")
+    series_instance_uid = models.CharField(_("Series Instance UID"), max_length=64, unique=True)
+    series_number = models.IntegerField(_("numéro de série"), null=True, blank=True)
+    series_description = models.CharField(_("description"), max_length=200, blank=True)
+    modality = models.CharField(_("modalité"), max_length=16, blank=True)
+    body_part_examined = models.CharField(_("région anatomique"), max_length=64, blank=True)
+    number_of_instances = models.PositiveIntegerField(_("images"), default=0)
+    received_at = models.DateTimeField(_("reçue le"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("série")
+        verbose_name_plural = _("séries")
+        ordering = ["series_number", "id"]
+
+    def __str__(self) -> str:
+        return self.series_description or str(self.series_number or self.pk)
+
+
+class Instance(models.Model):
+    series = models.ForeignKey(Series, verbose_name=_("série"), on_delete=models.CASCADE, related_name="instances")
+    sop_instance_uid = models.CharField(_("SOP Instance UID"), max_length=64, unique=True)
+    sop_class_uid = models.CharField(_("SOP Class UID"), max_length=64)
+    transfer_syntax_uid = models.CharField(_("syntaxe de transfert"), max_length=64, blank=True)
+    instance_number = models.IntegerField(_("numéro d'image"), null=True, blank=True)
+    # A hash-derived key inside STORAGE_ROOT; never a UID or dataset text.
+    storage_key = models.CharField(_("clé de stockage"), max_length=128)
+    size = models.PositiveBigIntegerField(_("taille (octets)"), default=0)
+    received_at = models.DateTimeField(_("reçue le"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("image")
+        verbose_name_plural = _("images")
+        ordering = ["instance_number", "id"]
+
+    def __str__(self) -> str:
+        return self.sop_instance_uid
+
+
+class ExamEvent(models.Model):
+    """One status change of an exam: the medico-legal history."""
+
+    exam = models.ForeignKey(Exam, on_delete=models.CASCADE, related_name="events")
+    from_status = models.CharField(_("ancien statut"), max_length=12, choices=ExamStatus.choices)
+    to_status = models.CharField(_("nouveau statut"), max_length=12, choices=ExamStatus.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
+    reason = models.CharField(_("motif"), max_length=500, blank=True)
+    at = models.DateTimeField(_("le"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("événement d'examen")
+        verbose_name_plural = _("événements d'examen")
+        ordering = ["at", "id"]
