@@ -1,3 +1,9 @@
 from django.urls import path
 
-urlpatterns: list = []
+from worklist import views
+
+urlpatterns = [
+    path("worklist/", views.worklist, name="worklist"),
+    path("exams/", views.exam_list, name="exam_list"),
+    path("exams/<int:pk>/", views.exam_detail, name="exam_detail"),
+]
