@@ -14,8 +14,12 @@ class AuditEvent(models.Model):
 
     at = models.DateTimeField(_("le"), auto_now_add=True, db_index=True)
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("utilisateur"), on_delete=models.SET_NULL,
-        null=True, blank=True, related_name="+",
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("utilisateur"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
     )
     # Kept as text too, so the trail survives the deletion of the account.
     username = models.CharField(_("identifiant"), max_length=150, blank=True)

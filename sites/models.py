@@ -37,11 +37,17 @@ class Ght(models.Model):
     name = models.CharField(_("nom"), max_length=200, unique=True)
     short_name = models.CharField(_("nom court"), max_length=50, blank=True)
     region = models.ForeignKey(
-        Region, verbose_name=_("région / plateforme"), on_delete=models.SET_NULL,
-        null=True, blank=True, related_name="ghts",
+        Region,
+        verbose_name=_("région / plateforme"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="ghts",
     )
     timezone = models.CharField(
-        _("fuseau horaire des gardes"), max_length=64, default="Europe/Paris",
+        _("fuseau horaire des gardes"),
+        max_length=64,
+        default="Europe/Paris",
         validators=[validate_timezone],
         help_text=_("Les lignes de garde du GHT sont définies dans ce fuseau."),
     )
@@ -111,7 +117,8 @@ class Modality(models.Model):
     )
     modality_type = models.CharField(_("type"), max_length=2, choices=Type.choices, default=Type.CT)
     urgent_by_default = models.BooleanField(
-        _("urgences par défaut"), default=False,
+        _("urgences par défaut"),
+        default=False,
         help_text=_("Les examens de cette modalité sont annoncés dès la première image."),
     )
     enabled = models.BooleanField(_("activée"), default=True)
@@ -133,7 +140,9 @@ class Modality(models.Model):
 class PacsNode(models.Model):
     """The site's PACS, where signed reports are sent back by DICOM."""
 
-    site = models.OneToOneField(Site, verbose_name=_("établissement"), on_delete=models.CASCADE, related_name="pacs_node")
+    site = models.OneToOneField(
+        Site, verbose_name=_("établissement"), on_delete=models.CASCADE, related_name="pacs_node"
+    )
     ae_title = models.CharField(_("titre AE"), max_length=16, validators=[validate_ae_title])
     host = models.CharField(_("hôte"), max_length=255)
     port = models.PositiveIntegerField(
@@ -170,8 +179,12 @@ class User(AbstractUser):
 
     role = models.CharField(_("rôle"), max_length=20, choices=Role.choices, default=Role.TECHNOLOGIST)
     ght = models.ForeignKey(
-        Ght, verbose_name=_("GHT de rattachement"), on_delete=models.PROTECT,
-        null=True, blank=True, related_name="members",
+        Ght,
+        verbose_name=_("GHT de rattachement"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="members",
         help_text=_("Obligatoire sauf pour un administrateur de la plateforme."),
     )
     phone = models.CharField(_("téléphone"), max_length=30, blank=True)
@@ -245,7 +258,9 @@ class Subspecialty(models.Model):
 class Radiologist(models.Model):
     """Radiologist profile of a user."""
 
-    user = models.OneToOneField(User, verbose_name=_("utilisateur"), on_delete=models.CASCADE, related_name="radiologist")
+    user = models.OneToOneField(
+        User, verbose_name=_("utilisateur"), on_delete=models.CASCADE, related_name="radiologist"
+    )
     rpps = models.CharField(_("numéro RPPS"), max_length=11, unique=True, validators=[validate_rpps])
     subspecialties = models.ManyToManyField(Subspecialty, verbose_name=_("surspécialités"), blank=True)
     mobile_phone = models.CharField(_("téléphone portable"), max_length=30, blank=True)
@@ -262,7 +277,9 @@ class Radiologist(models.Model):
 class Technologist(models.Model):
     """MERM profile: the sites where the technologist works."""
 
-    user = models.OneToOneField(User, verbose_name=_("utilisateur"), on_delete=models.CASCADE, related_name="technologist")
+    user = models.OneToOneField(
+        User, verbose_name=_("utilisateur"), on_delete=models.CASCADE, related_name="technologist"
+    )
     sites = models.ManyToManyField(Site, verbose_name=_("établissements"), related_name="technologists")
 
     class Meta:
@@ -285,7 +302,9 @@ class Credential(models.Model):
     radiologist = models.ForeignKey(
         Radiologist, verbose_name=_("radiologue"), on_delete=models.CASCADE, related_name="credentials"
     )
-    site = models.ForeignKey(Site, verbose_name=_("établissement"), on_delete=models.CASCADE, related_name="credentials")
+    site = models.ForeignKey(
+        Site, verbose_name=_("établissement"), on_delete=models.CASCADE, related_name="credentials"
+    )
     valid_from = models.DateField(_("valable du"), default=datetime.date.today)
     valid_until = models.DateField(_("valable jusqu'au"), null=True, blank=True)
     contract_type = models.CharField(_("type de contrat"), max_length=20, choices=Contract.choices)

@@ -17,6 +17,4 @@ def site_board(request: HttpRequest) -> HttpResponse:
     since = timezone.now() - datetime.timedelta(hours=24)
     exams = list(exam_board_for_user(user=request.user, since=since)[:200])
     audit_log(action="exam.list", request=request, detail={"page": "site_board", "count": len(exams)})
-    return render(
-        request, "sites/board.html", {"exams": exams, "sites": site_list_for_user(user=request.user)}
-    )
+    return render(request, "sites/board.html", {"exams": exams, "sites": site_list_for_user(user=request.user)})

@@ -39,7 +39,7 @@ if not SECRET_KEY:
             "string, or set DEBUG=True for a development machine."
         )
     # Development only: a fixed key is acceptable because DEBUG is on.
-    SECRET_KEY = "django-insecure-development-key-do-not-use-in-production"
+    SECRET_KEY = "django-insecure-development-key-do-not-use-in-production"  # noqa: S105
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -151,7 +151,7 @@ STORAGE_ROOT = Path(env.str("STORAGE_ROOT", default=str(VAR_DIR / "storage")))
 
 DICOM_AE_TITLE = env.str("DICOM_AE_TITLE", default="TELERADIO")
 DICOM_PORT = env.int("DICOM_PORT", default=11112)
-DICOM_BIND_ADDRESS = env.str("DICOM_BIND_ADDRESS", default="0.0.0.0")
+DICOM_BIND_ADDRESS = env.str("DICOM_BIND_ADDRESS", default="0.0.0.0")  # noqa: S104 - a DICOM listener
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 

@@ -2,5 +2,5 @@ from django.apps import AppConfig
 
 
 class WorklistConfig(AppConfig):
-    default_auto_field = 'django.db.models.BigAutoField'
-    name = 'worklist'
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "worklist"

@@ -8,12 +8,13 @@ from worklist.models import ExamStatus, Priority
 class ExamFilterForm(forms.Form):
     """Filters of the exam list; the site choices are the user's sites only."""
 
-    site = forms.ModelChoiceField(queryset=Site.objects.none(), required=False, label=_("Établissement"),
-                                  empty_label=_("Tous"))
-    status = forms.ChoiceField(choices=[("", _("Tous"))] + list(ExamStatus.choices), required=False,
-                               label=_("Statut"))
-    priority = forms.ChoiceField(choices=[("", _("Toutes"))] + list(Priority.choices), required=False,
-                                 label=_("Priorité"))
+    site = forms.ModelChoiceField(
+        queryset=Site.objects.none(), required=False, label=_("Établissement"), empty_label=_("Tous")
+    )
+    status = forms.ChoiceField(choices=[("", _("Tous"))] + list(ExamStatus.choices), required=False, label=_("Statut"))
+    priority = forms.ChoiceField(
+        choices=[("", _("Toutes"))] + list(Priority.choices), required=False, label=_("Priorité")
+    )
 
     def __init__(self, *args, sites=None, **kwargs):
         super().__init__(*args, **kwargs)

@@ -37,8 +37,12 @@ class Exam(models.Model):
 
     site = models.ForeignKey(Site, verbose_name=_("établissement"), on_delete=models.PROTECT, related_name="exams")
     source_modality = models.ForeignKey(
-        Modality, verbose_name=_("modalité d'origine"), on_delete=models.SET_NULL,
-        null=True, blank=True, related_name="exams",
+        Modality,
+        verbose_name=_("modalité d'origine"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="exams",
     )
     study_instance_uid = models.CharField(_("Study Instance UID"), max_length=64, unique=True)
     accession_number = models.CharField(_("numéro d'accession"), max_length=16, blank=True, db_index=True)
@@ -54,18 +58,31 @@ class Exam(models.Model):
     referring_physician_name = models.CharField(_("médecin demandeur"), max_length=200, blank=True)
     priority = models.CharField(_("priorité"), max_length=10, choices=Priority.choices, default=Priority.STANDARD)
     status = models.CharField(
-        _("statut"), max_length=12, choices=ExamStatus.choices, default=ExamStatus.RECEIVING,
+        _("statut"),
+        max_length=12,
+        choices=ExamStatus.choices,
+        default=ExamStatus.RECEIVING,
         help_text=_("Modifié uniquement par worklist.services.exam_transition."),
     )
     assigned_to = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("attribué à"), on_delete=models.SET_NULL,
-        null=True, blank=True, related_name="assigned_exams",
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("attribué à"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="assigned_exams",
     )
     number_of_series = models.PositiveIntegerField(_("séries"), default=0)
     number_of_instances = models.PositiveIntegerField(_("images"), default=0)
     received_bytes = models.PositiveBigIntegerField(_("octets reçus"), default=0)
     received_at = models.DateTimeField(_("reçu le"), null=True, blank=True)
     last_instance_at = models.DateTimeField(_("dernière image le"), null=True, blank=True)
+    ready_at = models.DateTimeField(_("prêt le"), null=True, blank=True)
+    # Set by the exam_ready task once the exam is in a reader's list or the
+    # GHT's pool; the sweep re-sends exam_ready for READY exams without it.
+    routed_at = models.DateTimeField(_("orienté le"), null=True, blank=True)
+    # A series that arrived after the exam was READY: shown to whoever holds it.
+    new_series_at = models.DateTimeField(_("nouvelle série reçue le"), null=True, blank=True)
     status_changed_at = models.DateTimeField(_("statut changé le"), auto_now_add=True)
     created_at = models.DateTimeField(_("créé le"), auto_now_add=True)
     updated_at = models.DateTimeField(_("modifié le"), auto_now=True)
@@ -75,16 +92,16 @@ class Exam(models.Model):
         verbose_name_plural = _("examens")
         ordering = ["-received_at", "-id"]
         constraints = [
-            models.CheckConstraint(
-                condition=Q(status__in=[s.value for s in Status]), name="exam_status_valid"
-            ),
+            models.CheckConstraint(condition=Q(status__in=[s.value for s in Status]), name="exam_status_valid"),
         ]
         indexes = [
             # Worklists filter open exams by site, newest first.
             models.Index(fields=["site", "status", "-received_at"], name="exam_site_status_idx"),
             # The stability sweep scans exams still receiving by last instance time.
+            models.Index(fields=["last_instance_at"], name="exam_receiving_idx", condition=Q(status="RECEIVING")),
+            # The routing sweep re-sends exam_ready for READY exams never routed.
             models.Index(
-                fields=["last_instance_at"], name="exam_receiving_idx", condition=Q(status="RECEIVING")
+                fields=["ready_at"], name="exam_unrouted_idx", condition=Q(status="READY", routed_at__isnull=True)
             ),
         ]
 
@@ -145,3 +162,6 @@ class ExamEvent(models.Model):
         verbose_name = _("événement d'examen")
         verbose_name_plural = _("événements d'examen")
         ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.exam_id}: {self.from_status} → {self.to_status}"

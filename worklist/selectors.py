@@ -53,6 +53,8 @@ def exam_worklist_for_user(*, user: User) -> QuerySet[Exam]:
 
 def exam_board_for_user(*, user: User, since) -> QuerySet[Exam]:
     """Exams of the MERM's sites received or changed since ``since`` (today's board)."""
-    return exam_list_for_user(user=user).filter(
-        Q(received_at__gte=since) | Q(status_changed_at__gte=since)
-    ).order_by("-received_at", "-id")
+    return (
+        exam_list_for_user(user=user)
+        .filter(Q(received_at__gte=since) | Q(status_changed_at__gte=since))
+        .order_by("-received_at", "-id")
+    )

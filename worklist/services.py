@@ -49,8 +49,9 @@ def exam_transition(
     old = Status(exam.status)
     new = Status(to)
     if not can_transition(old, new):
+        labels = {"old": ExamStatus(old.value).label, "new": ExamStatus(new.value).label}
         raise TransitionNotAllowed(
-            _("Passage de « %(old)s » à « %(new)s » impossible.") % {"old": ExamStatus(old.value).label, "new": ExamStatus(new.value).label},
+            _("Passage de « %(old)s » à « %(new)s » impossible.") % labels,
             extra={"from": old.value, "to": new.value},
         )
     now = timezone.now()

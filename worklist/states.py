@@ -40,9 +40,7 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
 }
 
 TERMINAL: frozenset[Status] = frozenset(s for s, targets in TRANSITIONS.items() if not targets)
-OPEN: frozenset[Status] = frozenset(
-    {S.RECEIVING, S.READY, S.ASSIGNED, S.IN_READING}
-)  # waiting for a reader
+OPEN: frozenset[Status] = frozenset({S.RECEIVING, S.READY, S.ASSIGNED, S.IN_READING})  # waiting for a reader
 
 
 def can_transition(old: Status | str, new: Status | str) -> bool:

@@ -19,7 +19,7 @@ def test_it_refuses_going_back_after_signing():
 
 
 def test_it_has_no_way_out_of_terminal_statuses():
-    assert TERMINAL == {Status.DELIVERED, Status.CANCELLED}
+    assert {Status.DELIVERED, Status.CANCELLED} == TERMINAL
     for old in TERMINAL:
         for new in Status:
             assert not can_transition(old, new)

@@ -1,0 +1,204 @@
+"""Receiving instances: durable store first, then the index, then success.
+
+``instance_receive`` is called by the C-STORE handler (and by tests directly).
+It never raises: every outcome is a DICOM status, so that the scanner retries
+whatever we could not persist, and nothing half-written becomes visible (the
+file is only referenced once the index transaction commits; an unreferenced
+file is harmless and content-addressed, so a retry reuses it).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from io import BytesIO
+
+from django.db import DatabaseError, IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from pydicom import dcmread
+from pydicom.dataelem import RawDataElement
+from pydicom.dataset import Dataset
+
+from core.services import audit_log
+from dicom_gateway import statuses
+from dicom_gateway.indexing import InstanceIndex, InvalidDataset, index_dataset
+from dicom_gateway.storage import Storage, StorageError, get_storage
+from sites.models import Modality
+from worklist.models import Exam, Instance, Priority, Series
+from worklist.states import Status
+
+logger = logging.getLogger(__name__)
+
+_UNDEFINED_LENGTH = 0xFFFFFFFF
+
+
+@dataclass(frozen=True)
+class ReceiveResult:
+    status: int
+    exam_id: int | None = None
+    created: bool = False  # a new instance was indexed
+    replaced: bool = False  # a changed re-send replaced an instance
+    new_exam: bool = False
+    size: int = 0
+    reason: str = ""
+
+
+class TruncatedDataset(ValueError):
+    pass
+
+
+def parse_part10(data: bytes) -> Dataset:
+    """Parse a DICOM Part 10 byte string, refusing truncated datasets.
+
+    pydicom reads a truncated file without complaint (the last value is just
+    short), so each top-level element's declared length is checked.
+    """
+    ds = dcmread(BytesIO(data))
+    for elem in ds._dict.values():
+        if (
+            isinstance(elem, RawDataElement)
+            and elem.length != _UNDEFINED_LENGTH
+            and elem.value is not None
+            and len(elem.value) < elem.length
+        ):
+            raise TruncatedDataset(f"element {elem.tag} is truncated")
+    return ds
+
+
+def instance_receive(
+    *,
+    data: bytes,
+    modality: Modality,
+    abstract_syntax: str | None = None,
+    storage: Storage | None = None,
+) -> ReceiveResult:
+    """Store one received instance durably and index it.
+
+    Args:
+        data: the instance as a DICOM Part 10 byte string (preamble, meta, dataset).
+        modality: the sending Modality (already authenticated by calling AE).
+        abstract_syntax: the SOP Class negotiated for this presentation context.
+        storage: the image store (default: settings.STORAGE_ROOT).
+
+    Returns:
+        A ReceiveResult whose ``status`` is the C-STORE status to answer:
+        SUCCESS once the file is durable and indexed (also for a duplicate);
+        CANNOT_UNDERSTAND for unreadable, truncated or unidentifiable data;
+        DATASET_DOES_NOT_MATCH_SOP_CLASS when the SOP Class differs from the context;
+        OUT_OF_RESOURCES when the store or the database failed (the scanner retries).
+    """
+    try:
+        ds = parse_part10(data)
+        index = index_dataset(ds, tz_name=modality.site.timezone)
+    except (InvalidDataset, TruncatedDataset) as exc:
+        return ReceiveResult(status=statuses.CANNOT_UNDERSTAND, reason=str(exc))
+    except Exception as exc:  # noqa: BLE001 - any parse failure means "cannot understand"
+        return ReceiveResult(status=statuses.CANNOT_UNDERSTAND, reason=f"unreadable: {type(exc).__name__}")
+    if abstract_syntax and index.sop_class_uid != abstract_syntax:
+        return ReceiveResult(status=statuses.DATASET_DOES_NOT_MATCH_SOP_CLASS, reason="SOP class mismatch")
+
+    storage = storage or get_storage()
+    try:
+        stored = storage.store(data)
+    except StorageError as exc:
+        logger.error("store failed: %s", exc)
+        return ReceiveResult(status=statuses.OUT_OF_RESOURCES, reason=f"storage: {exc}")
+
+    transfer_syntax = str(getattr(ds.file_meta, "TransferSyntaxUID", "") or "")
+    for attempt in range(3):
+        try:
+            return _index(index, modality, stored.key, stored.size, transfer_syntax, storage)
+        except IntegrityError:
+            # Two associations created the same exam/series/instance at once:
+            # the other one won, so the next attempt finds its row.
+            if attempt == 2:
+                logger.exception("index conflict persisted")
+                return ReceiveResult(status=statuses.OUT_OF_RESOURCES, reason="index conflict")
+        except _ForeignStudy as exc:
+            return ReceiveResult(status=statuses.CANNOT_UNDERSTAND, reason=str(exc))
+        except DatabaseError as exc:
+            logger.error("index failed: %s", type(exc).__name__)
+            return ReceiveResult(status=statuses.OUT_OF_RESOURCES, reason=f"database: {type(exc).__name__}")
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+class _ForeignStudy(Exception):
+    pass
+
+
+@transaction.atomic
+def _index(
+    index: InstanceIndex, modality: Modality, key: str, size: int, transfer_syntax: str, storage: Storage
+) -> ReceiveResult:
+    now = timezone.now()
+    exam, new_exam = Exam.objects.select_for_update().get_or_create(
+        study_instance_uid=index.study_instance_uid,
+        defaults={
+            **index.exam,
+            "site": modality.site,
+            "source_modality": modality,
+            "status": Status.RECEIVING,
+            "priority": Priority.URGENT if modality.urgent_by_default else Priority.STANDARD,
+            "received_at": now,
+            "last_instance_at": now,
+        },
+    )
+    if exam.site_id != modality.site_id:
+        # A study UID already known at another site: never mix two sites' data.
+        raise _ForeignStudy("study belongs to another site")
+
+    series, new_series = Series.objects.get_or_create(
+        series_instance_uid=index.series_instance_uid, defaults={**index.series, "exam": exam}
+    )
+    if series.exam_id != exam.pk:
+        raise _ForeignStudy("series belongs to another study")
+
+    instance = Instance.objects.select_for_update().filter(sop_instance_uid=index.sop_instance_uid).first()
+    replaced = created = False
+    if instance is None:
+        Instance.objects.create(
+            series=series,
+            sop_instance_uid=index.sop_instance_uid,
+            sop_class_uid=index.sop_class_uid,
+            transfer_syntax_uid=transfer_syntax,
+            storage_key=key,
+            size=size,
+            **index.instance,
+        )
+        created = True
+    elif instance.storage_key != key:
+        old_key, old_size = instance.storage_key, instance.size
+        if instance.series_id != series.pk:
+            raise _ForeignStudy("instance belongs to another series")
+        instance.storage_key, instance.size = key, size
+        instance.transfer_syntax_uid = transfer_syntax
+        instance.instance_number = index.instance["instance_number"]
+        instance.save(update_fields=["storage_key", "size", "transfer_syntax_uid", "instance_number"])
+        Exam.objects.filter(pk=exam.pk).update(received_bytes=F("received_bytes") + size - old_size)
+        audit_log(
+            action="instance.replaced",
+            obj=exam,
+            detail={"sop_instance_uid": index.sop_instance_uid, "old_size": old_size, "new_size": size},
+        )
+        # The old file goes only once the new reference is committed.
+        if not Instance.objects.filter(storage_key=old_key).exclude(pk=instance.pk).exists():
+            transaction.on_commit(lambda: storage.delete(old_key))
+        replaced = True
+
+    exam_changes: dict = {"last_instance_at": now}
+    if created:
+        Series.objects.filter(pk=series.pk).update(number_of_instances=F("number_of_instances") + 1)
+        exam_changes.update(
+            number_of_instances=F("number_of_instances") + 1,
+            received_bytes=F("received_bytes") + size,
+        )
+        if new_series:
+            exam_changes["number_of_series"] = F("number_of_series") + 1
+            if exam.status not in (Status.REQUESTED, Status.SCHEDULED, Status.RECEIVING):
+                # Late series: whoever holds the exam is told; nothing re-routes.
+                exam_changes["new_series_at"] = now
+    Exam.objects.filter(pk=exam.pk).update(**exam_changes)
+    return ReceiveResult(
+        status=statuses.SUCCESS, exam_id=exam.pk, created=created, replaced=replaced, new_exam=new_exam, size=size
+    )

@@ -1,0 +1,223 @@
+import os
+from pathlib import Path
+
+import pydicom
+import pytest
+from pydicom.uid import generate_uid
+
+from core.models import AuditEvent
+from dicom_gateway import statuses
+from dicom_gateway.services import instance_receive
+from dicom_gateway.storage import FileSystemStorage
+from dicom_gateway.tests.dicom_factories import encode, make_dataset
+from sites.tests.factories import ModalityFactory
+from worklist.models import Exam, Instance, Series
+
+TEST_FILES = Path(pydicom.__file__).parent / "data" / "test_files"
+
+
+@pytest.fixture
+def storage(tmp_path):
+    return FileSystemStorage(tmp_path / "store")
+
+
+@pytest.fixture
+def modality(site_a):
+    return ModalityFactory(site=site_a, ae_title="CT_SITE_A")
+
+
+def _files(storage):
+    return sorted(p for p in storage.root.rglob("*") if p.is_file() and p.parent != storage.tmp)
+
+
+@pytest.mark.django_db
+def test_it_stores_and_indexes_a_new_instance(modality, storage):
+    ds = make_dataset()
+    result = instance_receive(data=encode(ds), modality=modality, storage=storage)
+    assert result.status == statuses.SUCCESS and result.created and result.new_exam
+    exam = Exam.objects.get(study_instance_uid=ds.StudyInstanceUID)
+    assert (exam.site, exam.source_modality, exam.status) == (modality.site, modality, "RECEIVING")
+    assert (exam.number_of_series, exam.number_of_instances) == (1, 1)
+    assert exam.received_bytes == result.size > 0
+    instance = Instance.objects.get(sop_instance_uid=ds.SOPInstanceUID)
+    assert storage.exists(instance.storage_key)
+    assert ds.SOPInstanceUID not in instance.storage_key
+
+
+@pytest.mark.django_db
+def test_the_same_instance_twice_is_stored_once(modality, storage):
+    data = encode(make_dataset())
+    first = instance_receive(data=data, modality=modality, storage=storage)
+    second = instance_receive(data=data, modality=modality, storage=storage)
+    assert first.status == second.status == statuses.SUCCESS
+    assert not second.created and not second.replaced
+    assert Instance.objects.count() == 1
+    assert Exam.objects.get().number_of_instances == 1
+    assert len(_files(storage)) == 1
+
+
+@pytest.mark.django_db
+def test_a_changed_resend_replaces_the_instance_with_an_audit_event(
+    modality, storage, django_capture_on_commit_callbacks
+):
+    ds = make_dataset()
+    instance_receive(data=encode(ds), modality=modality, storage=storage)
+    ds.StudyDescription = "Corrigé"
+    with django_capture_on_commit_callbacks(execute=True):
+        result = instance_receive(data=encode(ds), modality=modality, storage=storage)
+    assert result.replaced
+    assert Instance.objects.count() == 1
+    assert len(_files(storage)) == 1  # the old file was removed after commit
+    assert AuditEvent.objects.filter(action="instance.replaced").count() == 1
+
+
+@pytest.mark.django_db
+def test_a_study_resent_in_full_duplicates_nothing(modality, storage):
+    study, series = generate_uid(), generate_uid()
+    payloads = [
+        encode(make_dataset(StudyInstanceUID=study, SeriesInstanceUID=series, InstanceNumber=i)) for i in range(5)
+    ]
+    for _ in range(2):
+        for data in payloads:
+            assert instance_receive(data=data, modality=modality, storage=storage).status == statuses.SUCCESS
+    exam = Exam.objects.get()
+    assert (exam.number_of_series, exam.number_of_instances) == (1, 5)
+    assert Series.objects.get().number_of_instances == 5
+    assert len(_files(storage)) == 5
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "name",
+    [
+        "CT_small.dcm",
+        "MR_small.dcm",
+        "MR_small_RLE.dcm",
+        "MR_small_jpeg_ls_lossless.dcm",
+        "JPEG2000.dcm",
+        "SC_rgb_jpeg_dcmtk.dcm",
+        "image_dfl.dcm",
+    ],
+)
+def test_it_accepts_pydicoms_test_files_whatever_their_transfer_syntax(modality, storage, name):
+    data = (TEST_FILES / name).read_bytes()
+    result = instance_receive(data=data, modality=modality, storage=storage)
+    assert result.status == statuses.SUCCESS, result.reason
+    assert Instance.objects.get().transfer_syntax_uid
+
+
+@pytest.mark.django_db
+def test_it_keeps_french_accents_in_latin1(modality, storage):
+    ds = make_dataset(SpecificCharacterSet="ISO_IR 100", PatientName="LE BRIS^Anaïs")
+    instance_receive(data=encode(ds), modality=modality, storage=storage)
+    assert Exam.objects.get().patient_name == "LE BRIS^Anaïs"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"this is not DICOM at all" * 20, "unreadable"),
+        (b"", "unreadable"),
+    ],
+)
+def test_it_refuses_non_dicom_bytes(modality, storage, data, reason):
+    result = instance_receive(data=data, modality=modality, storage=storage)
+    assert result.status == statuses.CANNOT_UNDERSTAND
+    assert reason in result.reason
+    assert not Exam.objects.exists() and _files(storage) == []
+
+
+@pytest.mark.django_db
+def test_it_refuses_a_truncated_dataset(modality, storage):
+    data = (TEST_FILES / "CT_small.dcm").read_bytes()
+    result = instance_receive(data=data[:-5000], modality=modality, storage=storage)
+    assert result.status == statuses.CANNOT_UNDERSTAND
+    assert "truncated" in result.reason
+    assert not Exam.objects.exists() and _files(storage) == []
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("keyword", ["StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID"])
+def test_it_refuses_a_dataset_without_a_uid(modality, storage, keyword):
+    ds = make_dataset()
+    data = encode(ds)
+    delattr(ds, keyword)
+    ds.file_meta = None
+    from io import BytesIO
+
+    from pydicom import dcmread
+
+    full = dcmread(BytesIO(data))
+    delattr(full, keyword)
+    buffer = BytesIO()
+    full.save_as(buffer, enforce_file_format=False)
+    result = instance_receive(data=buffer.getvalue(), modality=modality, storage=storage)
+    assert result.status == statuses.CANNOT_UNDERSTAND
+    assert keyword in result.reason
+
+
+@pytest.mark.django_db
+@pytest.mark.filterwarnings("ignore:Invalid value for VR UI", "ignore:The value length")
+@pytest.mark.parametrize("bad", ["../../etc/passwd", "1.2/3", "1.2\x003", "1." + "2" * 199])
+def test_it_refuses_hostile_uids_and_writes_nothing(modality, storage, bad):
+    ds = make_dataset()
+    ds.SOPInstanceUID = bad
+    result = instance_receive(data=encode(ds), modality=modality, storage=storage)
+    assert result.status == statuses.CANNOT_UNDERSTAND
+    assert _files(storage) == []
+    assert not any(".." in str(p) or "passwd" in str(p) for p in storage.root.rglob("*"))
+
+
+@pytest.mark.django_db
+def test_it_refuses_a_sop_class_that_does_not_match_the_context(modality, storage):
+    result = instance_receive(
+        data=encode(make_dataset()),
+        modality=modality,
+        storage=storage,
+        abstract_syntax="1.2.840.10008.5.1.4.1.1.4",  # MR Image Storage
+    )
+    assert result.status == statuses.DATASET_DOES_NOT_MATCH_SOP_CLASS
+
+
+@pytest.mark.django_db
+def test_a_full_disk_answers_out_of_resources_and_indexes_nothing(modality, storage, monkeypatch):
+    def full(fd, data):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "write", full)
+    result = instance_receive(data=encode(make_dataset()), modality=modality, storage=storage)
+    assert result.status == statuses.OUT_OF_RESOURCES
+    assert not Exam.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_study_uid_of_another_site_is_refused(modality, storage, site_b):
+    other = ModalityFactory(site=site_b, ae_title="CT_SITE_B")
+    ds = make_dataset()
+    instance_receive(data=encode(ds), modality=other, storage=storage)
+    ds.SOPInstanceUID = generate_uid()
+    result = instance_receive(data=encode(ds), modality=modality, storage=storage)
+    assert result.status == statuses.CANNOT_UNDERSTAND
+    assert Exam.objects.get().site == site_b
+    assert Instance.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_late_series_is_attached_and_flagged(modality, storage):
+    ds = make_dataset()
+    instance_receive(data=encode(ds), modality=modality, storage=storage)
+    Exam.objects.update(status="ASSIGNED")
+    late = make_dataset(StudyInstanceUID=ds.StudyInstanceUID)
+    instance_receive(data=encode(late), modality=modality, storage=storage)
+    exam = Exam.objects.get()
+    assert exam.status == "ASSIGNED"
+    assert exam.number_of_series == 2
+    assert exam.new_series_at is not None
+
+
+@pytest.mark.django_db
+def test_an_urgent_modality_makes_urgent_exams(site_a, storage):
+    urgent = ModalityFactory(site=site_a, ae_title="CT_URG", urgent_by_default=True)
+    instance_receive(data=encode(make_dataset()), modality=urgent, storage=storage)
+    assert Exam.objects.get().priority == "URGENT"
