@@ -3,6 +3,7 @@
 import os
 
 from celery import Celery
+from django.conf import settings
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "teleradio.settings")
 
@@ -14,4 +15,12 @@ app.autodiscover_tasks()
 app.conf.beat_schedule = {
     # every minute: proves beat → broker → worker end to end in the logs
     "core-heartbeat": {"task": "core.tasks.heartbeat", "schedule": 60.0},
+    # every second (EXAM_STABLE_SWEEP_SECONDS): RECEIVING exams quiet for EXAM_QUIET_SECONDS → READY
+    "exams-mark-stable": {
+        "task": "worklist.exams_mark_stable",
+        "schedule": settings.EXAM_STABLE_SWEEP_SECONDS,
+        "options": {"expires": 10},
+    },
+    # every minute: re-send exam_ready for READY exams nobody routed (lost message)
+    "exams-resend-unrouted": {"task": "worklist.exams_resend_unrouted", "schedule": 60.0},
 }

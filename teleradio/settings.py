@@ -149,6 +149,11 @@ MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 # The DICOM image store (see dicom_gateway.storage); paths inside are hashes.
 STORAGE_ROOT = Path(env.str("STORAGE_ROOT", default=str(VAR_DIR / "storage")))
 
+# An exam is READY when no instance arrived for this long (Orthanc uses 60 s).
+EXAM_QUIET_SECONDS = env.float("EXAM_QUIET_SECONDS", default=30.0)
+# How often beat looks for exams that became stable.
+EXAM_STABLE_SWEEP_SECONDS = env.float("EXAM_STABLE_SWEEP_SECONDS", default=1.0)
+
 DICOM_AE_TITLE = env.str("DICOM_AE_TITLE", default="TELERADIO")
 DICOM_PORT = env.int("DICOM_PORT", default=11112)
 DICOM_BIND_ADDRESS = env.str("DICOM_BIND_ADDRESS", default="0.0.0.0")  # noqa: S104 - a DICOM listener

@@ -1,0 +1,20 @@
+"""Celery tasks of the worklist: thin wrappers around worklist.services."""
+
+from celery import shared_task
+
+from worklist import services
+
+
+@shared_task(name="worklist.exam_ready")
+def exam_ready_task(exam_id: int) -> bool:
+    return services.exam_ready(exam_id=exam_id)
+
+
+@shared_task(name="worklist.exams_mark_stable")
+def exams_mark_stable_task() -> int:
+    return len(services.exams_mark_stable())
+
+
+@shared_task(name="worklist.exams_resend_unrouted")
+def exams_resend_unrouted_task() -> int:
+    return len(services.exams_resend_unrouted())
