@@ -21,6 +21,10 @@ _DA_RE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
 _TM_RE = re.compile(r"^(\d{2})(\d{2})?(\d{2})?(?:\.(\d{1,6}))?$")
 
 
+# RequestedProcedurePriority (0040,1003) values that mean "read now".
+_URGENT_PRIORITIES = {"STAT", "HIGH"}
+
+
 class InvalidDataset(ValueError):
     """The dataset cannot be indexed (missing or malformed identifiers)."""
 
@@ -31,6 +35,7 @@ class InstanceIndex:
     series_instance_uid: str
     sop_instance_uid: str
     sop_class_uid: str
+    urgent: bool = False  # the scanner marked the request STAT/HIGH
     exam: dict = field(default_factory=dict)
     series: dict = field(default_factory=dict)
     instance: dict = field(default_factory=dict)
@@ -138,6 +143,7 @@ def index_dataset(ds: Dataset, *, tz_name: str = "Europe/Paris") -> InstanceInde
         series_instance_uid=series_uid,
         sop_instance_uid=sop_instance_uid,
         sop_class_uid=sop_class_uid,
+        urgent=_text(ds, "RequestedProcedurePriority", 16).upper() in _URGENT_PRIORITIES,
         exam=exam,
         series=series,
         instance=instance,

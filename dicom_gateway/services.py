@@ -139,7 +139,7 @@ def _index(
             "site": modality.site,
             "source_modality": modality,
             "status": Status.RECEIVING,
-            "priority": Priority.URGENT if modality.urgent_by_default else Priority.STANDARD,
+            "priority": Priority.URGENT if (modality.urgent_by_default or index.urgent) else Priority.STANDARD,
             "received_at": now,
             "last_instance_at": now,
         },

@@ -221,3 +221,9 @@ def test_an_urgent_modality_makes_urgent_exams(site_a, storage):
     urgent = ModalityFactory(site=site_a, ae_title="CT_URG", urgent_by_default=True)
     instance_receive(data=encode(make_dataset()), modality=urgent, storage=storage)
     assert Exam.objects.get().priority == "URGENT"
+
+
+@pytest.mark.django_db
+def test_a_stat_request_makes_an_urgent_exam(modality, storage):
+    instance_receive(data=encode(make_dataset(RequestedProcedurePriority="STAT")), modality=modality, storage=storage)
+    assert Exam.objects.get().priority == "URGENT"
