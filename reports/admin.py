@@ -1,3 +1,1 @@
-from django.contrib import admin
-
-# Register your models here.
+"""Reports have no admin yet; when they get one, it subclasses sites.admin.GhtScopedAdmin."""
