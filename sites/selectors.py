@@ -105,3 +105,37 @@ def radiologist_choices_for_admin(*, user: User) -> QuerySet[Radiologist]:
     if region_id:
         scope |= Q(user__ght__region_id=region_id)
     return qs.filter(scope)
+
+
+def ght_list_for_admin(*, user: User) -> QuerySet[Ght]:
+    """GHTs ``user`` administers: every GHT for the platform admin, their own for a GHT admin."""
+    if not user.is_authenticated or not user.is_active:
+        return Ght.objects.none()
+    if user.role == Role.PLATFORM_ADMIN:
+        return Ght.objects.all()
+    if user.role == Role.GHT_ADMIN and user.ght_id:
+        return Ght.objects.filter(pk=user.ght_id)
+    return Ght.objects.none()
+
+
+def site_list_for_admin(*, user: User) -> QuerySet[Site]:
+    """Sites ``user`` may configure: those of the GHTs they administer."""
+    return Site.objects.filter(ght__in=ght_list_for_admin(user=user))
+
+
+def modality_list_for_admin(*, user: User) -> QuerySet[Modality]:
+    """Modalities ``user`` may configure: those of the sites they administer."""
+    return Modality.objects.filter(site__in=site_list_for_admin(user=user)).select_related("site")
+
+
+def radiologist_list_for_admin(*, user: User) -> QuerySet[Radiologist]:
+    """Radiologist profiles ``user`` may change: those attached to a GHT they administer.
+
+    A GHT admin sees the radiologists of other GHTs credentialed for its sites
+    (radiologist_list_for_user) but changes only the profiles of its own GHT.
+    """
+    return (
+        Radiologist.objects.filter(user__ght__in=ght_list_for_admin(user=user))
+        .select_related("user")
+        .prefetch_related("subspecialties")
+    )

@@ -1,0 +1,264 @@
+"""Tenant isolation, generated from the URL conf: a new endpoint cannot escape it.
+
+Every route (API or page, outside admin/ and i18n/) that takes an object id
+must have a case in OBJECT_KWARGS naming an object of GHT B. Each user of
+GHT A then tries every HTTP method on it: the answer is 404 (or 403/405 when
+the role or the method is refused), never a success, never the object's data,
+and the object is unchanged afterwards.
+
+Every API route without an id that answers GET with 200 must have a case in
+LIST_SCOPE, and GHT A's users never get a GHT B object in it.
+"""
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from django.db import models
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from rest_framework.test import APIClient
+
+from sites.models import Subspecialty
+from sites.tests.factories import ModalityFactory
+from worklist.models import Exam
+
+SKIPPED_PREFIXES = ("admin/", "i18n/")
+
+# Routes with an object id that need no GHT B case. Keep it short and say why.
+ALLOWLIST: dict[str, str] = {}
+
+# Routes without an id that answer 200 but carry no tenant data.
+LIST_ALLOWLIST: dict[str, str] = {
+    "api:health": "no auth, no data: component statuses only",
+    "api:subspecialty-list": "reference data, the same for every GHT",
+}
+
+Cast = SimpleNamespace
+ObjectCase = Callable[[Cast], tuple[models.Model, dict[str, Any]]]
+
+# url name -> (object of GHT B, reverse() kwargs). A name that is not (yet) in the
+# URL conf is ignored, so pages announced by other issues can be listed here early.
+OBJECT_KWARGS: dict[str, ObjectCase] = {
+    # API
+    "api:ght-detail": lambda c: (c.ght_b, {"ght_id": c.ght_b.pk}),
+    "api:ght-update": lambda c: (c.ght_b, {"ght_id": c.ght_b.pk}),
+    "api:ght-delete": lambda c: (c.ght_b, {"ght_id": c.ght_b.pk}),
+    "api:site-detail": lambda c: (c.site_b, {"site_id": c.site_b.pk}),
+    "api:site-update": lambda c: (c.site_b, {"site_id": c.site_b.pk}),
+    "api:site-delete": lambda c: (c.site_b, {"site_id": c.site_b.pk}),
+    "api:modality-detail": lambda c: (c.modality_b, {"modality_id": c.modality_b.pk}),
+    "api:modality-update": lambda c: (c.modality_b, {"modality_id": c.modality_b.pk}),
+    "api:modality-delete": lambda c: (c.modality_b, {"modality_id": c.modality_b.pk}),
+    "api:radiologist-detail": lambda c: (c.radiologist_b, {"radiologist_id": c.radiologist_b.pk}),
+    "api:radiologist-update": lambda c: (c.radiologist_b, {"radiologist_id": c.radiologist_b.pk}),
+    "api:exam-detail": lambda c: (c.exam_b, {"exam_id": c.exam_b.pk}),
+    # Pages
+    "exam_detail": lambda c: (c.exam_b, {"pk": c.exam_b.pk}),
+}
+
+ListCase = Callable[[Cast], tuple[set[int], set[int]]]
+
+# url name -> (ids of GHT B that must not appear, ids of GHT A that must appear).
+LIST_SCOPE: dict[str, ListCase] = {
+    "api:ght-list": lambda c: ({c.ght_b.pk}, {c.ght_a.pk}),
+    "api:site-list": lambda c: ({c.site_b.pk}, {c.site_a.pk}),
+    "api:modality-list": lambda c: ({c.modality_b.pk}, {c.modality_a.pk}),
+    "api:radiologist-list": lambda c: ({c.radiologist_b.pk}, {c.radiologist_a.pk}),
+    "api:exam-list": lambda c: ({c.exam_b.pk}, {c.exam_a.pk}),
+}
+
+METHODS = ("get", "post", "put", "patch", "delete")
+REFUSED = {403, 404, 405}
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str  # with namespaces, as reverse() wants it
+    route: str  # human-readable path, for messages
+    has_kwargs: bool
+
+    @property
+    def is_api(self) -> bool:
+        return self.route.startswith("api/")
+
+
+def _walk(patterns: list, prefix: str = "", namespace: str = "", has_kwargs: bool = False) -> Iterator[Route]:
+    for entry in patterns:
+        route = prefix + str(entry.pattern)
+        takes_kwargs = has_kwargs or bool(entry.pattern.regex.groupindex)
+        if route.startswith(SKIPPED_PREFIXES):
+            continue
+        if isinstance(entry, URLResolver):
+            ns = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
+            yield from _walk(entry.url_patterns, route, ns, takes_kwargs)
+        elif isinstance(entry, URLPattern):
+            name = f"{namespace}{entry.name}" if entry.name else ""
+            yield Route(name=name, route=route, has_kwargs=takes_kwargs)
+
+
+def all_routes() -> list[Route]:
+    return list(_walk(get_resolver().url_patterns))
+
+
+def object_routes() -> list[Route]:
+    return [r for r in all_routes() if r.has_kwargs and r.name not in ALLOWLIST]
+
+
+def api_collection_routes() -> list[Route]:
+    return [r for r in all_routes() if r.is_api and not r.has_kwargs and r.name]
+
+
+def page_collection_routes() -> list[Route]:
+    return [r for r in all_routes() if not r.is_api and not r.has_kwargs and r.name]
+
+
+@pytest.fixture
+def cast(
+    ght_a, ght_b, site_a, site_b, radiologist_a, radiologist_b, merm_a, ght_admin_a, platform_admin, exam_a, exam_b
+):
+    """The standard cast, plus a modality per site and unmistakable GHT B patient data."""
+    Exam.objects.filter(pk=exam_b.pk).update(
+        patient_name="BRAVOSECRET^Patient", patient_id="PIDBRAVO", accession_number="ACCBRAVO"
+    )
+    exam_b.refresh_from_db()
+    radiologist_b.radiologist.subspecialties.set([Subspecialty.objects.get(code="neuro")])
+    return Cast(
+        ght_a=ght_a,
+        ght_b=ght_b,
+        site_a=site_a,
+        site_b=site_b,
+        exam_a=exam_a,
+        exam_b=exam_b,
+        modality_a=ModalityFactory(site=site_a),
+        modality_b=ModalityFactory(site=site_b, ae_title="BRAVO_AE"),
+        radiologist_a=radiologist_a.radiologist,
+        radiologist_b=radiologist_b.radiologist,
+        users_a={"radiologist_a": radiologist_a, "merm_a": merm_a, "ght_admin_a": ght_admin_a},
+        platform_admin=platform_admin,
+    )
+
+
+def leak_markers(cast: Cast) -> list[str]:
+    """Strings that only GHT B's data contains."""
+    return [
+        "BRAVOSECRET",
+        "PIDBRAVO",
+        "ACCBRAVO",
+        cast.exam_b.study_instance_uid,
+        cast.site_b.finess,
+        cast.site_b.name,
+        cast.ght_b.name,
+        "BRAVO_AE",
+        cast.radiologist_b.rpps,
+    ]
+
+
+def snapshot(obj: models.Model) -> dict[str, Any]:
+    """The object's row and many-to-many links, read back from the database."""
+    model = type(obj)
+    row = model.objects.filter(pk=obj.pk).values().first()
+    if row is None:
+        return {"deleted": True}
+    for field in model._meta.many_to_many:
+        row[field.name] = sorted(getattr(obj, field.name).values_list("pk", flat=True))
+    return row
+
+
+def attack_payload(cast: Cast) -> dict[str, Any]:
+    """What a write would try: rename, empty, disable, and move the object into GHT A."""
+    return {
+        "name": "Piraté",
+        "short_name": "",
+        "mobile_phone": "",
+        "subspecialties": [],
+        "active": False,
+        "enabled": False,
+        "status": "CANCELLED",
+        "ght": cast.ght_a.pk,
+        "site": cast.site_a.pk,
+    }
+
+
+def client_for(user) -> APIClient:
+    client = APIClient()
+    client.force_login(user)
+    return client
+
+
+def test_it_has_a_scoping_case_for_every_route_with_an_object_id():
+    missing = [r for r in object_routes() if r.name not in OBJECT_KWARGS]
+    assert not missing, "\n".join(
+        f"new endpoint {r.name or '(unnamed)'} at /{r.route} has no scoping case; add it to OBJECT_KWARGS "
+        "in tests/test_url_scoping.py (or name the route)"
+        for r in missing
+    )
+
+
+def test_it_finds_the_api_object_routes():
+    # Guards the walker itself: if it stopped descending into includes, every
+    # test below would pass on nothing.
+    names = {r.name for r in object_routes()}
+    assert {"api:exam-detail", "api:site-update", "api:radiologist-detail"} <= names
+
+
+def test_it_answers_404_to_ght_a_users_on_every_ght_b_object(cast):
+    routes = [r for r in object_routes() if r.name in OBJECT_KWARGS]
+    assert routes
+    markers = leak_markers(cast)
+    admin = client_for(cast.platform_admin)
+    for route in routes:
+        obj, kwargs = OBJECT_KWARGS[route.name](cast)
+        url = reverse(route.name, kwargs=kwargs)
+        before = snapshot(obj)
+        for username, user in cast.users_a.items():
+            client = client_for(user)
+            for method in METHODS:
+                response = getattr(client, method)(url, data=attack_payload(cast), format="json")
+                where = f"{method.upper()} {url} ({route.name}) as {username}"
+                assert response.status_code in REFUSED, f"{where} answered {response.status_code}"
+                body = response.content.decode(errors="replace")
+                leaked = [m for m in markers if m in body]
+                assert not leaked, f"{where} leaked {leaked}"
+                assert snapshot(obj) == before, f"{where} changed the object"
+        # Control: the case names a real object, so the 404s above are not a typo in the kwargs.
+        assert admin.get(url).status_code != 404, f"{route.name}: the platform admin gets 404 on {url}"
+
+
+def test_it_never_lists_ght_b_objects_to_ght_a_users(cast):
+    markers = leak_markers(cast)
+    checked = set()
+    for route in api_collection_routes():
+        url = reverse(route.name)
+        for username, user in cast.users_a.items():
+            response = client_for(user).get(url)
+            where = f"GET {url} ({route.name}) as {username}"
+            body = response.content.decode(errors="replace")
+            leaked = [m for m in markers if m in body]
+            assert not leaked, f"{where} leaked {leaked}"
+            if response.status_code != 200 or route.name in LIST_ALLOWLIST:
+                continue
+            assert route.name in LIST_SCOPE, (
+                f"new list endpoint {route.name} at /{route.route} has no scoping case; add it to LIST_SCOPE "
+                "in tests/test_url_scoping.py"
+            )
+            forbidden, expected = LIST_SCOPE[route.name](cast)
+            data = response.json()
+            assert data["next"] is None, f"{where}: the cast should fit on one page"
+            ids = {item["id"] for item in data["results"]}
+            assert not ids & forbidden, f"{where} listed GHT B objects {ids & forbidden}"
+            assert expected <= ids, f"{where} misses GHT A objects {expected - ids}"
+            checked.add(route.name)
+    assert checked == set(LIST_SCOPE), f"list endpoints not checked: {set(LIST_SCOPE) - checked}"
+
+
+def test_it_shows_no_ght_b_data_on_pages_to_ght_a_users(cast):
+    markers = leak_markers(cast)
+    for route in page_collection_routes():
+        url = reverse(route.name)
+        for username, user in cast.users_a.items():
+            response = client_for(user).get(url)
+            body = response.content.decode(errors="replace")
+            leaked = [m for m in markers if m in body]
+            assert not leaked, f"GET {url} ({route.name}) as {username} leaked {leaked}"
