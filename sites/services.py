@@ -201,6 +201,7 @@ def radiologist_create(
     return radiologist
 
 
+@transaction.atomic
 def radiologist_update(
     *,
     radiologist: Radiologist,
