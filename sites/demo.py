@@ -140,63 +140,22 @@ H = Credential.Contract.HOSPITAL
 T = Credential.Contract.TELERADIOLOGY
 P = Credential.Contract.PRIVATE
 
+# fmt: off
 SITES = (
-    DemoSite(
-        "BREST",
-        "bo",
-        "CHU de Brest",
-        "CHU Brest",
-        fictitious_finess("29", 1),
-        "2 avenue Foch, 29200 Brest",
-        "02 61 91 01 01",
-    ),
-    DemoSite(
-        "LANDERNEAU",
-        "bo",
-        "CH de Landerneau",
-        "CH Landerneau",
-        fictitious_finess("29", 2),
-        "Route de Pencran, 29800 Landerneau",
-        "02 61 91 01 02",
-    ),
-    DemoSite(
-        "CARHAIX",
-        "bo",
-        "CH de Carhaix",
-        "CH Carhaix",
-        fictitious_finess("29", 3),
-        "Rue Docteur Menguy, 29270 Carhaix-Plouguer",
-        "02 61 91 01 03",
-    ),
-    DemoSite(
-        "RENNES",
-        "hb",
-        "CHU de Rennes",
-        "CHU Rennes",
-        fictitious_finess("35", 1),
-        "2 rue Henri Le Guilloux, 35000 Rennes",
-        "02 61 91 02 01",
-    ),
-    DemoSite(
-        "VITRE",
-        "hb",
-        "CH de Vitré",
-        "CH Vitré",
-        fictitious_finess("35", 2),
-        "30 route de Rennes, 35500 Vitré",
-        "02 61 91 02 02",
-    ),
-    DemoSite(
-        "CAYENNE",
-        "gf",
-        "CH de Cayenne",
-        "CH Cayenne",
-        fictitious_finess("9C", 1),
-        "Avenue des Flamboyants, 97300 Cayenne",
-        "02 61 91 03 01",
-        timezone="America/Cayenne",
-    ),
+    DemoSite("BREST", "bo", "CHU de Brest", "CHU Brest", fictitious_finess("29", 1),
+             "2 avenue Foch, 29200 Brest", "02 61 91 01 01"),
+    DemoSite("LANDERNEAU", "bo", "CH de Landerneau", "CH Landerneau", fictitious_finess("29", 2),
+             "Route de Pencran, 29800 Landerneau", "02 61 91 01 02"),
+    DemoSite("CARHAIX", "bo", "CH de Carhaix", "CH Carhaix", fictitious_finess("29", 3),
+             "Rue Docteur Menguy, 29270 Carhaix-Plouguer", "02 61 91 01 03"),
+    DemoSite("RENNES", "hb", "CHU de Rennes", "CHU Rennes", fictitious_finess("35", 1),
+             "2 rue Henri Le Guilloux, 35000 Rennes", "02 61 91 02 01"),
+    DemoSite("VITRE", "hb", "CH de Vitré", "CH Vitré", fictitious_finess("35", 2),
+             "30 route de Rennes, 35500 Vitré", "02 61 91 02 02"),
+    DemoSite("CAYENNE", "gf", "CH de Cayenne", "CH Cayenne", fictitious_finess("9C", 1),
+             "Avenue des Flamboyants, 97300 Cayenne", "02 61 91 03 01", timezone="America/Cayenne"),
 )
+# fmt: on
 
 ADMINS = (
     DemoPerson("admin", "Morgane", "Le Roux", Role.PLATFORM_ADMIN, None),
@@ -215,186 +174,66 @@ TECHNOLOGISTS = (
     DemoPerson("merm.cayenne", "Kévin", "Alexandre", Role.TECHNOLOGIST, "gf"),
 )
 
+# fmt: off
 RADIOLOGISTS = (
     # GHT Bretagne Occidentale: CHU Brest reads for Landerneau and Carhaix.
-    DemoRadiologist(
-        "dr.martin",
-        "Camille",
-        "Martin",
-        "bo",
-        fictitious_rpps(1),
-        ("neuro", "emergency"),
-        (("BREST", H), ("LANDERNEAU", T), ("CARHAIX", T)),
-    ),
-    DemoRadiologist(
-        "dr.legall", "Yann", "Le Gall", "bo", fictitious_rpps(2), ("abdo",), (("BREST", H), ("LANDERNEAU", T))
-    ),
-    DemoRadiologist(
-        "dr.kerboul", "Maëlle", "Kerboul", "bo", fictitious_rpps(3), ("msk",), (("BREST", H), ("CARHAIX", T))
-    ),
-    DemoRadiologist(
-        "dr.quemener",
-        "Erwan",
-        "Quéméner",
-        "bo",
-        fictitious_rpps(4),
-        ("thorax", "emergency"),
-        (("BREST", H), ("LANDERNEAU", T), ("CARHAIX", T)),
-    ),
-    DemoRadiologist("dr.morvan", "Soizic", "Morvan", "bo", fictitious_rpps(5), ("pediatric",), (("BREST", H),)),
-    DemoRadiologist(
-        "dr.tanguy", "Gwenaël", "Tanguy", "bo", fictitious_rpps(6), ("ent",), (("LANDERNEAU", H), ("BREST", T))
-    ),
-    DemoRadiologist(
-        "dr.guivarch", "Anne", "Guivarc'h", "bo", fictitious_rpps(7), ("breast",), (("CARHAIX", H), ("BREST", T))
-    ),
+    DemoRadiologist("dr.martin", "Camille", "Martin", "bo", fictitious_rpps(1), ("neuro", "emergency"),
+                    (("BREST", H), ("LANDERNEAU", T), ("CARHAIX", T))),
+    DemoRadiologist("dr.legall", "Yann", "Le Gall", "bo", fictitious_rpps(2), ("abdo",),
+                    (("BREST", H), ("LANDERNEAU", T))),
+    DemoRadiologist("dr.kerboul", "Maëlle", "Kerboul", "bo", fictitious_rpps(3), ("msk",),
+                    (("BREST", H), ("CARHAIX", T))),
+    DemoRadiologist("dr.quemener", "Erwan", "Quéméner", "bo", fictitious_rpps(4), ("thorax", "emergency"),
+                    (("BREST", H), ("LANDERNEAU", T), ("CARHAIX", T))),
+    DemoRadiologist("dr.morvan", "Soizic", "Morvan", "bo", fictitious_rpps(5), ("pediatric",),
+                    (("BREST", H),)),
+    DemoRadiologist("dr.tanguy", "Gwenaël", "Tanguy", "bo", fictitious_rpps(6), ("ent",),
+                    (("LANDERNEAU", H), ("BREST", T))),
+    DemoRadiologist("dr.guivarch", "Anne", "Guivarc'h", "bo", fictitious_rpps(7), ("breast",),
+                    (("CARHAIX", H), ("BREST", T))),
     # GHT Haute-Bretagne: CHU Rennes reads for Vitré; its neuroradiologists
     # also read for CH Cayenne under a teleradiology agreement.
-    DemoRadiologist(
-        "dr.lebris",
-        "Tristan",
-        "Le Bris",
-        "hb",
-        fictitious_rpps(8),
-        ("neuro",),
-        (("RENNES", H), ("VITRE", T), ("CAYENNE", T)),
-    ),
-    DemoRadiologist(
-        "dr.hamon",
-        "Clémence",
-        "Hamon",
-        "hb",
-        fictitious_rpps(9),
-        ("neuro", "interventional"),
-        (("RENNES", H), ("CAYENNE", T)),
-    ),
-    DemoRadiologist(
-        "dr.jaouen", "Katell", "Jaouen", "hb", fictitious_rpps(10), ("neuro", "ent"), (("RENNES", H), ("CAYENNE", T))
-    ),
-    DemoRadiologist(
-        "dr.riou", "Mathieu", "Riou", "hb", fictitious_rpps(11), ("cardiac", "thorax"), (("RENNES", H), ("VITRE", T))
-    ),
-    DemoRadiologist(
-        "dr.cadiou", "Léa", "Cadiou", "hb", fictitious_rpps(12), ("uro", "abdo"), (("RENNES", H), ("VITRE", T))
-    ),
-    DemoRadiologist(
-        "dr.prigent", "Loïc", "Prigent", "hb", fictitious_rpps(13), ("emergency",), (("VITRE", H), ("RENNES", T))
-    ),
+    DemoRadiologist("dr.lebris", "Tristan", "Le Bris", "hb", fictitious_rpps(8), ("neuro",),
+                    (("RENNES", H), ("VITRE", T), ("CAYENNE", T))),
+    DemoRadiologist("dr.hamon", "Clémence", "Hamon", "hb", fictitious_rpps(9), ("neuro", "interventional"),
+                    (("RENNES", H), ("CAYENNE", T))),
+    DemoRadiologist("dr.jaouen", "Katell", "Jaouen", "hb", fictitious_rpps(10), ("neuro", "ent"),
+                    (("RENNES", H), ("CAYENNE", T))),
+    DemoRadiologist("dr.riou", "Mathieu", "Riou", "hb", fictitious_rpps(11), ("cardiac", "thorax"),
+                    (("RENNES", H), ("VITRE", T))),
+    DemoRadiologist("dr.cadiou", "Léa", "Cadiou", "hb", fictitious_rpps(12), ("uro", "abdo"),
+                    (("RENNES", H), ("VITRE", T))),
+    DemoRadiologist("dr.prigent", "Loïc", "Prigent", "hb", fictitious_rpps(13), ("emergency",),
+                    (("VITRE", H), ("RENNES", T))),
     # Private radiologists of the regional platform, reading for both Breton GHTs.
-    DemoRadiologist(
-        "dr.salaun",
-        "Ronan",
-        "Salaün",
-        "bo",
-        fictitious_rpps(14),
-        ("msk", "emergency"),
-        (("LANDERNEAU", P), ("CARHAIX", P), ("VITRE", P)),
-    ),
-    DemoRadiologist(
-        "dr.lefur", "Élodie", "Le Fur", "hb", fictitious_rpps(15), ("abdo", "uro"), (("VITRE", P), ("LANDERNEAU", P))
-    ),
+    DemoRadiologist("dr.salaun", "Ronan", "Salaün", "bo", fictitious_rpps(14), ("msk", "emergency"),
+                    (("LANDERNEAU", P), ("CARHAIX", P), ("VITRE", P))),
+    DemoRadiologist("dr.lefur", "Élodie", "Le Fur", "hb", fictitious_rpps(15), ("abdo", "uro"),
+                    (("VITRE", P), ("LANDERNEAU", P))),
 )
 
 EXAMS = (
-    DemoExam(
-        "landerneau-head-ct",
-        "LANDERNEAU",
-        "CT",
-        "Scanner cérébral sans injection",
-        "HEAD",
-        "DEMO^Patient^Un",
-        "M",
-        datetime.date(1948, 3, 12),
-        Priority.URGENT,
-        ExamStatus.READY,
-        25,
-    ),
-    DemoExam(
-        "carhaix-chest-cta",
-        "CARHAIX",
-        "CT",
-        "Angioscanner thoracique (embolie pulmonaire ?)",
-        "CHEST",
-        "DEMO^Patient^Deux",
-        "F",
-        datetime.date(1967, 9, 30),
-        Priority.VITAL,
-        ExamStatus.ASSIGNED,
-        12,
-        assigned_to="dr.quemener",
-        instances=480,
-    ),
-    DemoExam(
-        "vitre-abdo-ct",
-        "VITRE",
-        "CT",
-        "Scanner abdomino-pelvien injecté",
-        "ABDOMEN",
-        "DEMO^Patient^Trois",
-        "F",
-        datetime.date(1981, 1, 5),
-        Priority.STANDARD,
-        ExamStatus.READY,
-        95,
-        instances=350,
-    ),
-    DemoExam(
-        "vitre-knee-mr",
-        "VITRE",
-        "MR",
-        "IRM du genou droit",
-        "KNEE",
-        "DEMO^Patient^Quatre",
-        "M",
-        datetime.date(1995, 6, 21),
-        Priority.SCHEDULED,
-        ExamStatus.READY,
-        300,
-    ),
-    DemoExam(
-        "cayenne-brain-mr",
-        "CAYENNE",
-        "MR",
-        "IRM cérébrale (AVC ?)",
-        "BRAIN",
-        "DEMO^Patient^Cinq",
-        "M",
-        datetime.date(1959, 11, 2),
-        Priority.URGENT,
-        ExamStatus.READY,
-        40,
-        instances=600,
-    ),
-    DemoExam(
-        "rennes-spine-mr",
-        "RENNES",
-        "MR",
-        "IRM du rachis cervical",
-        "CSPINE",
-        "DEMO^Patient^Six",
-        "F",
-        datetime.date(1973, 4, 17),
-        Priority.STANDARD,
-        ExamStatus.ASSIGNED,
-        150,
-        assigned_to="dr.hamon",
-        instances=400,
-    ),
-    DemoExam(
-        "brest-head-ct",
-        "BREST",
-        "CT",
-        "Scanner cérébral (traumatisme crânien)",
-        "HEAD",
-        "DEMO^Patient^Sept",
-        "M",
-        datetime.date(2001, 8, 8),
-        Priority.URGENT,
-        ExamStatus.RECEIVING,
-        2,
-        instances=80,
-    ),
+    DemoExam("landerneau-head-ct", "LANDERNEAU", "CT", "Scanner cérébral sans injection", "HEAD",
+             "DEMO^Patient^Un", "M", datetime.date(1948, 3, 12), Priority.URGENT, ExamStatus.READY, 25),
+    DemoExam("carhaix-chest-cta", "CARHAIX", "CT", "Angioscanner thoracique (embolie pulmonaire ?)", "CHEST",
+             "DEMO^Patient^Deux", "F", datetime.date(1967, 9, 30), Priority.VITAL, ExamStatus.ASSIGNED, 12,
+             assigned_to="dr.quemener", instances=480),
+    DemoExam("vitre-abdo-ct", "VITRE", "CT", "Scanner abdomino-pelvien injecté", "ABDOMEN",
+             "DEMO^Patient^Trois", "F", datetime.date(1981, 1, 5), Priority.STANDARD, ExamStatus.READY, 95,
+             instances=350),
+    DemoExam("vitre-knee-mr", "VITRE", "MR", "IRM du genou droit", "KNEE",
+             "DEMO^Patient^Quatre", "M", datetime.date(1995, 6, 21), Priority.SCHEDULED, ExamStatus.READY, 300),
+    DemoExam("cayenne-brain-mr", "CAYENNE", "MR", "IRM cérébrale (AVC ?)", "BRAIN",
+             "DEMO^Patient^Cinq", "M", datetime.date(1959, 11, 2), Priority.URGENT, ExamStatus.READY, 40,
+             instances=600),
+    DemoExam("rennes-spine-mr", "RENNES", "MR", "IRM du rachis cervical", "CSPINE",
+             "DEMO^Patient^Six", "F", datetime.date(1973, 4, 17), Priority.STANDARD, ExamStatus.ASSIGNED, 150,
+             assigned_to="dr.hamon", instances=400),
+    DemoExam("brest-head-ct", "BREST", "CT", "Scanner cérébral (traumatisme crânien)", "HEAD",
+             "DEMO^Patient^Sept", "M", datetime.date(2001, 8, 8), Priority.URGENT, ExamStatus.RECEIVING, 2,
+             instances=80),
 )
+# fmt: on
 
 
 @dataclass
