@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_htmx",
     "core",
     "sites",
@@ -156,6 +157,17 @@ EXAM_STABLE_SWEEP_SECONDS = env.float("EXAM_STABLE_SWEEP_SECONDS", default=1.0)
 
 DICOM_AE_TITLE = env.str("DICOM_AE_TITLE", default="TELERADIO")
 DICOM_PORT = env.int("DICOM_PORT", default=11112)
+# Which peers may send is data (sites.Modality); these are the listener's limits.
+DICOM_CHECK_PEER_IP = env.bool("DICOM_CHECK_PEER_IP", default=False)
+DICOM_MAX_ASSOCIATIONS = env.int("DICOM_MAX_ASSOCIATIONS", default=16)
+DICOM_MAX_PDU = env.int("DICOM_MAX_PDU", default=262144)  # bytes; larger PDUs, fewer messages
+DICOM_ACSE_TIMEOUT = env.float("DICOM_ACSE_TIMEOUT", default=30.0)
+DICOM_DIMSE_TIMEOUT = env.float("DICOM_DIMSE_TIMEOUT", default=60.0)
+DICOM_NETWORK_TIMEOUT = env.float("DICOM_NETWORK_TIMEOUT", default=120.0)  # idle association
+DICOM_SHUTDOWN_GRACE_SECONDS = env.float("DICOM_SHUTDOWN_GRACE_SECONDS", default=30.0)
+# Prometheus metrics of the gateway process (0 disables).
+GATEWAY_METRICS_PORT = env.int("GATEWAY_METRICS_PORT", default=9110)
+GATEWAY_METRICS_BIND = env.str("GATEWAY_METRICS_BIND", default="127.0.0.1")
 DICOM_BIND_ADDRESS = env.str("DICOM_BIND_ADDRESS", default="0.0.0.0")  # noqa: S104 - a DICOM listener
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
@@ -205,6 +217,10 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # Swagger UI and ReDoc from the sidecar package: served locally, no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")

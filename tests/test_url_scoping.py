@@ -33,6 +33,8 @@ ALLOWLIST: dict[str, str] = {}
 LIST_ALLOWLIST: dict[str, str] = {
     "api:health": "no auth, no data: component statuses only",
     "api:subspecialty-list": "reference data, the same for every GHT",
+    "schema": "the OpenAPI description of the API, no data",
+    "api-docs": "the Swagger UI page, no data",
 }
 
 Cast = SimpleNamespace
