@@ -1,15 +1,14 @@
-"""The gateway's DICOM Application Entity, built from settings.
+"""The gateway's DICOM Application Entity, built from settings, in one place.
 
-For now the AE answers Verification (C-ECHO) only, so that a site can check
-its network path to the platform; the C-STORE ingest and the Modality Worklist
-are added here when they land. Kept free of handlers' logic: this module only
-says *what* the AE accepts and *where* it listens.
+What the AE accepts (SOP classes, transfer syntaxes) and its limits (PDU size,
+associations, timeouts) are configured here; who may send is data
+(sites.Modality, checked in handlers.handle_requested).
 """
 
 from dataclasses import dataclass
 
 from django.conf import settings
-from pynetdicom import AE, ALL_TRANSFER_SYNTAXES
+from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts
 from pynetdicom.sop_class import Verification
 
 
@@ -30,13 +29,18 @@ def gateway_address() -> GatewayAddress:
 
 
 def build_ae() -> AE:
-    """A pynetdicom AE with the gateway's AE title, accepting Verification (C-ECHO).
+    """A pynetdicom AE for C-ECHO and C-STORE of every standard storage SOP class.
 
-    Returns:
-        The configured, not yet started, AE. Start it with
-        ``ae.start_server((address.host, address.port), block=False)``.
+    Every transfer syntax is accepted, compressed ones included: the gateway
+    stores the bytes as received and never needs to decode pixel data.
     """
     ae = AE(ae_title=settings.DICOM_AE_TITLE)
-    # Any transfer syntax is fine for C-ECHO: the request carries no dataset.
     ae.add_supported_context(Verification, ALL_TRANSFER_SYNTAXES)
+    for context in AllStoragePresentationContexts:
+        ae.add_supported_context(context.abstract_syntax, ALL_TRANSFER_SYNTAXES)
+    ae.maximum_associations = settings.DICOM_MAX_ASSOCIATIONS
+    ae.maximum_pdu_size = settings.DICOM_MAX_PDU
+    ae.acse_timeout = settings.DICOM_ACSE_TIMEOUT
+    ae.dimse_timeout = settings.DICOM_DIMSE_TIMEOUT
+    ae.network_timeout = settings.DICOM_NETWORK_TIMEOUT
     return ae

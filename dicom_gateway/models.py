@@ -1,3 +1,1 @@
-from django.db import models
-
-# Create your models here.
+"""Gateway models: none yet (exams, series and instances live in worklist)."""

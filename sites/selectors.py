@@ -40,9 +40,7 @@ def site_list_for_user(*, user: User, day: datetime.date | None = None) -> Query
     if user.role == Role.TECHNOLOGIST:
         return Site.objects.filter(technologists__user=user).distinct()
     if user.role == Role.RADIOLOGIST:
-        valid = Credential.objects.filter(
-            credential_valid_q(day or _today()), radiologist__user=user
-        ).values("site_id")
+        valid = Credential.objects.filter(credential_valid_q(day or _today()), radiologist__user=user).values("site_id")
         return Site.objects.filter(pk__in=valid)
     return Site.objects.none()
 

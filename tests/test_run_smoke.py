@@ -59,6 +59,8 @@ def _clean_env(var_dir: Path, web_port: int, dicom_port: int) -> dict[str, str]:
         "WEB_BIND": f"127.0.0.1:{web_port}",
         "DICOM_PORT": str(dicom_port),
         "DICOM_BIND_ADDRESS": "127.0.0.1",
+        "GATEWAY_METRICS_PORT": "0",
+        "EXAM_QUIET_SECONDS": "2",
     }
 
 
@@ -170,9 +172,24 @@ def test_zero_install_run(tmp_path):
             print("note: dcmtk's echoscu is not installed (apt-get install dcmtk): C-ECHO not checked")
         else:
             echo = subprocess.run(
-                [echoscu, "-aec", "TELERADIO", "127.0.0.1", str(dicom_port)], capture_output=True, text=True, timeout=30
+                [echoscu, "-aet", "CT_LANDERNEAU", "-aec", "TELERADIO", "127.0.0.1", str(dicom_port)],
+                capture_output=True,
+                text=True,
+                timeout=30,
             )
             assert echo.returncode == 0, echo.stdout + echo.stderr
+
+        # A study from the simulator, through the gateway, to READY by beat and the worker.
+        sent = _manage(env, "simulate_scanner", "--ae", "CT_LANDERNEAU", "--study", "small", "--count", "5")
+        assert "5 instance(s) stored" in sent
+        deadline = time.monotonic() + 40
+        ready_query = (
+            "from worklist.models import Exam; "
+            "print(Exam.objects.filter(status='READY', routed_at__isnull=False, number_of_instances=5).count())"
+        )
+        while _manage(env, "shell", "--no-startup", "-v", "0", "-c", ready_query).strip() != "1":
+            assert time.monotonic() < deadline, "the simulated study never became READY:\n" + output.text()
+            time.sleep(1)
 
         # A task through the filesystem broker: sent from another process, run by the worker.
         _manage(env, "shell", "--no-startup", "-v", "0", "-c", "from core.tasks import heartbeat; heartbeat.delay()")
