@@ -5,8 +5,8 @@ from django.http import Http404
 
 from sites.models import User
 from sites.selectors import site_list_for_user
-from worklist.models import PRIORITY_RANK, Exam
-from worklist.states import OPEN
+from worklist.models import PRIORITY_RANK, Exam, Priority
+from worklist.states import OPEN, Status
 
 
 def exam_list_for_user(*, user: User) -> QuerySet[Exam]:
@@ -40,12 +40,16 @@ def exam_worklist_for_user(*, user: User) -> QuerySet[Exam]:
     """Open exams a radiologist may read, most urgent first, then oldest first.
 
     A placeholder for the real worklist (assignment, pools and deadlines come
-    with routing): every open exam of the radiologist's credentialed sites.
+    with routing): the GHT pool of the radiologist's credentialed sites. An
+    exam still receiving appears only when urgent (announced at its first
+    instance); the others wait until they are complete (READY).
     """
     rank = Case(*[When(priority=p, then=Value(r)) for p, r in PRIORITY_RANK.items()], output_field=IntegerField())
+    urgent = [Priority.VITAL, Priority.URGENT]
     return (
         exam_list_for_user(user=user)
         .filter(status__in=[s.value for s in OPEN])
+        .exclude(Q(status=Status.RECEIVING) & ~Q(priority__in=urgent))
         .annotate(priority_rank=rank)
         .order_by("priority_rank", "received_at", "id")
     )

@@ -100,3 +100,26 @@ def test_the_exam_page_shows_times_in_the_sites_zone(client, merm_a, site_a):
     client.force_login(merm_a)
     body = client.get(f"/exams/{exam.pk}/").content.decode()
     assert "15/01/2026 09:00" in body  # UTC−3
+
+
+@pytest.mark.django_db
+def test_the_worklist_announces_urgent_exams_still_receiving_but_not_the_others(client, radiologist_a, site_a):
+    ExamFactory(
+        site=site_a, status="RECEIVING", priority="URGENT", patient_name="URGENT^RECEIVING", number_of_instances=12
+    )
+    ExamFactory(site=site_a, status="RECEIVING", priority="STANDARD", patient_name="STANDARD^RECEIVING")
+    client.force_login(radiologist_a)
+    body = client.get("/worklist/").content.decode()
+    assert "URGENT^RECEIVING" in body
+    assert "12 images reçues" in body
+    assert "STANDARD^RECEIVING" not in body
+
+
+@pytest.mark.django_db
+def test_a_late_series_is_shown_to_the_reader(client, radiologist_a, site_a):
+    from django.utils import timezone
+
+    exam = ExamFactory(site=site_a, status="ASSIGNED", assigned_to=radiologist_a, new_series_at=timezone.now())
+    client.force_login(radiologist_a)
+    assert "nouvelle série reçue" in client.get("/worklist/").content.decode()
+    assert "Nouvelle série reçue le" in client.get(f"/exams/{exam.pk}/").content.decode()
