@@ -227,3 +227,26 @@ def test_an_urgent_modality_makes_urgent_exams(site_a, storage):
 def test_a_stat_request_makes_an_urgent_exam(modality, storage):
     instance_receive(data=encode(make_dataset(RequestedProcedurePriority="STAT")), modality=modality, storage=storage)
     assert Exam.objects.get().priority == "URGENT"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_database_outage_answers_out_of_resources(modality, storage):
+    from django.db import connection
+
+    data = encode(make_dataset())
+    modality.site  # noqa: B018 - loaded while the database is up
+    real_port = connection.settings_dict["PORT"]
+    connection.close()
+    connection.settings_dict["PORT"] = "1"  # nothing listens there: a real connection failure
+    try:
+        result = instance_receive(data=data, modality=modality, storage=storage)
+    finally:
+        connection.close()
+        connection.settings_dict["PORT"] = real_port
+    assert result.status == statuses.OUT_OF_RESOURCES
+    assert "database" in result.reason
+    assert not Exam.objects.exists()
+    # The file was durable before the index failed; the scanner's retry reuses it.
+    retry = instance_receive(data=data, modality=modality, storage=storage)
+    assert retry.status == statuses.SUCCESS
+    assert len(_files(storage)) == 1
