@@ -186,3 +186,20 @@ def test_a_dropped_association_leaves_nothing_half_written(gateway, ct_modality,
     for instance in Instance.objects.all():
         assert FileSystemStorage(settings.STORAGE_ROOT).exists(instance.storage_key)
     shutil.rmtree(tmp_path / "study")
+
+
+def test_it_counts_instances_and_bytes_for_prometheus(gateway, ct_modality):
+    from prometheus_client import REGISTRY
+
+    def sample(name, **labels):
+        return REGISTRY.get_sample_value(name, labels) or 0
+
+    before = sample("teleradio_gateway_instances_total", outcome="success")
+    before_bytes = sample("teleradio_gateway_bytes_total")
+    before_rejected = sample("teleradio_gateway_associations_total", outcome="rejected")
+    send_study(build_study("small", count=3), host="127.0.0.1", port=gateway.port, calling_ae="CT_LANDERNEAU")
+    run_dcmtk("echoscu", "-aet", "NOBODY", "-aec", "TELERADIO", "127.0.0.1", str(gateway.port))
+    assert sample("teleradio_gateway_instances_total", outcome="success") == before + 3
+    assert sample("teleradio_gateway_bytes_total") > before_bytes
+    assert sample("teleradio_gateway_associations_total", outcome="rejected") == before_rejected + 1
+    assert sample("teleradio_gateway_store_seconds_count") >= 3

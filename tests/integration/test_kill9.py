@@ -137,3 +137,24 @@ def test_kill_9_mid_study_loses_nothing_acknowledged(ct_modality, tmp_path):
     # SIGTERM: a clean stop.
     gateway.proc.send_signal(signal.SIGTERM)
     assert gateway.proc.wait(timeout=30) == 0, gateway.text()[-2000:]
+
+
+def test_sigterm_lets_the_running_transfer_finish_then_stops(ct_modality, tmp_path):
+    files = write_study(build_study("small", count=300), tmp_path / "study")
+    storage, port = tmp_path / "storage", _free_port()
+    gateway = _start_gateway(storage, port)
+    sender = _storescu(port, files)
+    sender.wait_for(r"Received Store Response \(Success\)", count=30, timeout=60)
+    gateway.proc.send_signal(signal.SIGTERM)
+    # The association in flight completes: storescu sees every instance stored.
+    assert sender.proc.wait(timeout=60) == 0, sender.text()[-2000:]
+    assert len(_acknowledged(sender.lines)) == len(files)
+    assert gateway.proc.wait(timeout=30) == 0, gateway.text()[-2000:]
+    assert Instance.objects.count() == len(files)
+    # And it no longer accepts associations.
+    refused = subprocess.run(
+        [dcmtk("echoscu"), "-aet", "CT_LANDERNEAU", "-aec", "TELERADIO", "127.0.0.1", str(port)],
+        capture_output=True,
+        timeout=30,
+    )
+    assert refused.returncode != 0
