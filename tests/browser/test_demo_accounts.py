@@ -78,6 +78,9 @@ def test_a_demo_radiologist_sees_the_worklist_of_their_credentials_only(page: Pa
     expect(worklist.get_by_text(LANDERNEAU_HEAD_CT)).to_be_visible()
     for other_ght in (VITRE_ABDO_CT, CAYENNE_BRAIN_MR, RENNES_SPINE_MR):
         expect(worklist.get_by_text(other_ght)).to_have_count(0)
+    # The 8-column table fits a 1280 px screen without a horizontal scrollbar (static/css/teleradio.css).
+    page.set_viewport_size({"width": 1280, "height": 800})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
 
     worklist.get_by_role("link", name="Scanner cérébral sans injection").click()
     expect(page.get_by_test_id("patient-name")).to_have_text(LANDERNEAU_HEAD_CT)
