@@ -1,0 +1,1 @@
+"""Benchmarks kept with the project (run by hand, never as timed tests; results in docs/benchmarks.md)."""
