@@ -79,6 +79,22 @@ class Site(models.Model):
     )
     address = models.TextField(_("adresse"), blank=True)
     duty_phone = models.CharField(_("téléphone du poste de garde"), max_length=30, blank=True)
+    holiday_subdivision = models.CharField(
+        _("jours fériés locaux"),
+        max_length=8,
+        blank=True,
+        choices=[
+            ("", _("France métropolitaine")),
+            ("57", _("Moselle")),
+            ("6AE", _("Alsace")),
+            ("971", _("Guadeloupe")),
+            ("972", _("Martinique")),
+            ("973", _("Guyane")),
+            ("974", _("La Réunion")),
+            ("976", _("Mayotte")),
+        ],
+        help_text=_("Jours fériés supplémentaires appliqués aux gardes de cet établissement."),
+    )
     active = models.BooleanField(_("actif"), default=True)
 
     class Meta:
@@ -331,3 +347,238 @@ class Credential(models.Model):
 
     def is_valid_on(self, day: datetime.date) -> bool:
         return self.active and self.valid_from <= day and (self.valid_until is None or day <= self.valid_until)
+
+
+# --- Rotas -------------------------------------------------------------------
+
+
+class RotaLine(models.Model):
+    """Ligne de garde: a duty one radiologist covers for a set of sites.
+
+    Optionally limited to a subspecialty (then it takes only the exams of that
+    subspecialty) and to modality types. A line belongs to a GHT, or to a
+    region for a regional platform's lines.
+    """
+
+    class Kind(models.TextChoices):
+        ON_CALL = "on_call", _("permanence des soins (garde / astreinte)")
+        SCHEDULED = "scheduled", _("vacation programmée")
+
+    ght = models.ForeignKey(
+        Ght, verbose_name=_("GHT"), on_delete=models.CASCADE, null=True, blank=True, related_name="rota_lines"
+    )
+    region = models.ForeignKey(
+        Region,
+        verbose_name=_("région / plateforme"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="rota_lines",
+    )
+    name = models.CharField(_("nom"), max_length=200)
+    kind = models.CharField(_("type"), max_length=12, choices=Kind.choices, default=Kind.ON_CALL)
+    sites = models.ManyToManyField(Site, verbose_name=_("établissements couverts"), related_name="rota_lines")
+    subspecialty = models.ForeignKey(
+        Subspecialty,
+        verbose_name=_("surspécialité"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        help_text=_("Vide : ligne généraliste. Sinon la ligne ne prend que les examens de cette surspécialité."),
+    )
+    modality_types = models.CharField(
+        _("types de modalité"),
+        max_length=100,
+        blank=True,
+        help_text=_("Séparés par des virgules (ex. « CT,MR ») ; vide : toutes."),
+    )
+    active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("ligne de garde")
+        verbose_name_plural = _("lignes de garde")
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ght__isnull=False) | Q(region__isnull=False), name="rotaline_owned_by_ght_or_region"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def modality_type_set(self) -> frozenset[str]:
+        return frozenset(m.strip().upper() for m in self.modality_types.split(",") if m.strip())
+
+
+class RotaSlot(models.Model):
+    """One weekly recurring duty of a line's template, in the GHT's local time."""
+
+    class HolidayMode(models.TextChoices):
+        AS_SUNDAY = "as_sunday", _("jour férié traité comme un dimanche")
+        AS_USUAL = "as_usual", _("jours fériés sans effet")
+        SKIP = "skip", _("jamais un jour férié")
+
+    line = models.ForeignKey(RotaLine, verbose_name=_("ligne"), on_delete=models.CASCADE, related_name="slots")
+    name = models.CharField(_("nom"), max_length=100)
+    days = models.CharField(
+        _("jours"),
+        max_length=20,
+        default="0,1,2,3,4,5,6",
+        help_text=_("0 = lundi … 6 = dimanche, séparés par des virgules."),
+    )
+    start_time = models.TimeField(_("début"))
+    end_time = models.TimeField(_("fin"), help_text=_("Une fin avant le début finit le lendemain."))
+    holiday_mode = models.CharField(
+        _("jours fériés"), max_length=10, choices=HolidayMode.choices, default=HolidayMode.AS_SUNDAY
+    )
+    default_radiologist = models.ForeignKey(
+        Radiologist,
+        verbose_name=_("radiologue par défaut"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = _("créneau de modèle")
+        verbose_name_plural = _("créneaux de modèle")
+        ordering = ["line", "start_time"]
+
+    def __str__(self) -> str:
+        return f"{self.line} — {self.name}"
+
+    @property
+    def day_set(self) -> frozenset[int]:
+        return frozenset(int(d) for d in self.days.split(",") if d.strip().isdigit() and 0 <= int(d) <= 6)
+
+
+class RotaMonth(models.Model):
+    """A GHT's rota for one month: drafted, validated, then published."""
+
+    class State(models.TextChoices):
+        DRAFT = "draft", _("brouillon")
+        PUBLISHED = "published", _("publié")
+
+    ght = models.ForeignKey(Ght, verbose_name=_("GHT"), on_delete=models.CASCADE, related_name="rota_months")
+    month = models.DateField(_("mois"), help_text=_("Le premier jour du mois."))
+    state = models.CharField(_("état"), max_length=10, choices=State.choices, default=State.DRAFT)
+    published_at = models.DateTimeField(_("publié le"), null=True, blank=True)
+    published_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+
+    class Meta:
+        verbose_name = _("planning mensuel")
+        verbose_name_plural = _("plannings mensuels")
+        ordering = ["-month"]
+        constraints = [
+            models.UniqueConstraint(fields=["ght", "month"], name="rotamonth_unique_per_ght"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.ght} {self.month:%m/%Y}"
+
+
+class RotaMonthEvent(models.Model):
+    """History of a month's rota: generated, edited, published, unpublished."""
+
+    rota_month = models.ForeignKey(RotaMonth, on_delete=models.CASCADE, related_name="events")
+    action = models.CharField(_("action"), max_length=30)
+    actor = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    detail = models.JSONField(_("détail"), default=dict, blank=True)
+    at = models.DateTimeField(_("le"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.rota_month} {self.action}"
+
+
+class Shift(models.Model):
+    """A duty to cover: one line, from start to end (UTC), by one radiologist (or nobody yet)."""
+
+    rota_month = models.ForeignKey(RotaMonth, on_delete=models.CASCADE, related_name="shifts")
+    line = models.ForeignKey(RotaLine, verbose_name=_("ligne"), on_delete=models.CASCADE, related_name="shifts")
+    slot = models.ForeignKey(RotaSlot, on_delete=models.SET_NULL, null=True, blank=True, related_name="shifts")
+    radiologist = models.ForeignKey(
+        Radiologist,
+        verbose_name=_("radiologue"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="shifts",
+    )
+    start = models.DateTimeField(_("début"))
+    end = models.DateTimeField(_("fin"))
+
+    class Meta:
+        verbose_name = _("garde")
+        verbose_name_plural = _("gardes")
+        ordering = ["start", "line"]
+        constraints = [
+            models.CheckConstraint(condition=Q(end__gt=models.F("start")), name="shift_ends_after_start"),
+        ]
+        indexes = [
+            # Routing reads the shifts covering an instant.
+            models.Index(fields=["start", "end"], name="shift_span_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.line} {self.start:%Y-%m-%d %H:%M} → {self.radiologist or '—'}"
+
+
+class Unavailability(models.Model):
+    """A radiologist declares they cannot take shifts in a period."""
+
+    radiologist = models.ForeignKey(Radiologist, on_delete=models.CASCADE, related_name="unavailabilities")
+    start = models.DateTimeField(_("début"))
+    end = models.DateTimeField(_("fin"))
+    reason = models.CharField(_("motif"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("indisponibilité")
+        verbose_name_plural = _("indisponibilités")
+        ordering = ["start"]
+        constraints = [
+            models.CheckConstraint(condition=Q(end__gt=models.F("start")), name="unavailability_ends_after_start"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.radiologist} {self.start:%Y-%m-%d}"
+
+
+class ShiftSwap(models.Model):
+    """Two radiologists exchange two shifts; both must accept."""
+
+    class State(models.TextChoices):
+        PROPOSED = "proposed", _("proposé")
+        ACCEPTED = "accepted", _("accepté")
+        REFUSED = "refused", _("refusé")
+        CANCELLED = "cancelled", _("annulé")
+
+    shift_from = models.ForeignKey(Shift, on_delete=models.CASCADE, related_name="+")
+    shift_to = models.ForeignKey(Shift, on_delete=models.CASCADE, related_name="+")
+    requested_by = models.ForeignKey(Radiologist, on_delete=models.CASCADE, related_name="+")
+    state = models.CharField(_("état"), max_length=10, choices=State.choices, default=State.PROPOSED)
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("échange de garde")
+        verbose_name_plural = _("échanges de garde")
+
+    def __str__(self) -> str:
+        return f"{self.shift_from} ⇄ {self.shift_to}"
+
+
+class CalendarToken(models.Model):
+    """Secret of a radiologist's iCalendar feed URL; revocable."""
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="calendar_token")
+    token = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.user}"

@@ -5,7 +5,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from sites.models import Modality, Site
+from sites.models import Ght, Modality, Site, Subspecialty
 from worklist.states import Status
 
 
@@ -83,6 +83,15 @@ class Exam(models.Model):
     routed_at = models.DateTimeField(_("orienté le"), null=True, blank=True)
     # A series that arrived after the exam was READY: shown to whoever holds it.
     new_series_at = models.DateTimeField(_("nouvelle série reçue le"), null=True, blank=True)
+    # Routing: why the exam went where it is (shown on the exam), and its SLA.
+    routing_reason = models.TextField(_("motif d'orientation"), blank=True)
+    routing_rule = models.ForeignKey(
+        "RoutingRule", verbose_name=_("règle"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    routing_level = models.PositiveSmallIntegerField(_("niveau de subsidiarité"), null=True, blank=True)
+    in_pool = models.BooleanField(_("dans le pool du GHT"), default=False)
+    deadline_at = models.DateTimeField(_("délai garanti"), null=True, blank=True)
+    escalation_step = models.PositiveSmallIntegerField(_("étape d'escalade"), default=0)
     status_changed_at = models.DateTimeField(_("statut changé le"), auto_now_add=True)
     created_at = models.DateTimeField(_("créé le"), auto_now_add=True)
     updated_at = models.DateTimeField(_("modifié le"), auto_now=True)
@@ -149,9 +158,18 @@ class Instance(models.Model):
 
 
 class ExamEvent(models.Model):
-    """One status change of an exam: the medico-legal history."""
+    """One step of an exam's timeline (status change, routing, escalation…): the medico-legal history."""
+
+    class Kind(models.TextChoices):
+        STATUS = "status", _("changement de statut")
+        ROUTED = "routed", _("orientation")
+        POOLED = "pooled", _("mise au pool")
+        REASSIGNED = "reassigned", _("réattribution")
+        ESCALATED = "escalated", _("escalade")
+        NOTE = "note", _("note")
 
     exam = models.ForeignKey(Exam, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(_("type"), max_length=12, choices=Kind.choices, default=Kind.STATUS)
     from_status = models.CharField(_("ancien statut"), max_length=12, choices=ExamStatus.choices)
     to_status = models.CharField(_("nouveau statut"), max_length=12, choices=ExamStatus.choices)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
@@ -165,3 +183,86 @@ class ExamEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.exam_id}: {self.from_status} → {self.to_status}"
+
+
+class RoutingRule(models.Model):
+    """A GHT rule: exams that match need a reader of a subspecialty (see worklist.routing.Rule)."""
+
+    ght = models.ForeignKey(Ght, verbose_name=_("GHT"), on_delete=models.CASCADE, related_name="routing_rules")
+    name = models.CharField(_("nom"), max_length=200)
+    order = models.PositiveIntegerField(
+        _("ordre"), default=100, help_text=_("La première règle qui convient s'applique.")
+    )
+    subspecialty = models.ForeignKey(
+        Subspecialty, verbose_name=_("surspécialité requise"), on_delete=models.PROTECT, related_name="+"
+    )
+    modality_types = models.CharField(_("types de modalité"), max_length=100, blank=True)
+    body_part_pattern = models.CharField(_("région anatomique (expression régulière)"), max_length=200, blank=True)
+    description_pattern = models.CharField(_("description (expression régulière)"), max_length=200, blank=True)
+    requested_subspecialty = models.ForeignKey(
+        Subspecialty,
+        verbose_name=_("surspécialité demandée"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    max_age_years = models.PositiveSmallIntegerField(_("âge maximal (ans)"), null=True, blank=True)
+    strict = models.BooleanField(
+        _("stricte"), default=False, help_text=_("Sans spécialiste de garde : pool (stricte) ou lecteur généraliste.")
+    )
+    active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("règle d'orientation")
+        verbose_name_plural = _("règles d'orientation")
+        ordering = ["ght", "order", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SlaPolicy(models.Model):
+    """Délai garanti: the deadline of an exam by priority, per GHT."""
+
+    ght = models.ForeignKey(Ght, verbose_name=_("GHT"), on_delete=models.CASCADE, related_name="sla_policies")
+    priority = models.CharField(_("priorité"), max_length=10, choices=Priority.choices)
+    deadline_minutes = models.PositiveIntegerField(_("délai (minutes)"))
+
+    class Meta:
+        verbose_name = _("délai garanti")
+        verbose_name_plural = _("délais garantis")
+        constraints = [models.UniqueConstraint(fields=["ght", "priority"], name="sla_unique_per_ght_priority")]
+
+    def __str__(self) -> str:
+        return f"{self.ght} {self.priority} {self.deadline_minutes} min"
+
+
+class EscalationStep(models.Model):
+    """One step of a GHT's subsidiarity chain: the level reached after a delay."""
+
+    class Level(models.IntegerChoices):
+        SITE = 0, _("lecteurs de l'établissement")
+        GHT = 1, _("lecteurs du GHT")
+        REGION = 2, _("plateforme régionale")
+        EXTERNAL = 3, _("prestataire externe")
+
+    ght = models.ForeignKey(Ght, verbose_name=_("GHT"), on_delete=models.CASCADE, related_name="escalation_steps")
+    order = models.PositiveSmallIntegerField(_("ordre"))
+    level = models.PositiveSmallIntegerField(_("niveau"), choices=Level.choices)
+    delay_minutes = models.PositiveIntegerField(
+        _("après (minutes)"), default=0, help_text=_("Attente avant de passer à ce niveau.")
+    )
+    external_ae_title = models.CharField(_("titre AE du prestataire"), max_length=16, blank=True)
+    external_host = models.CharField(_("hôte du prestataire"), max_length=255, blank=True)
+    external_port = models.PositiveIntegerField(_("port du prestataire"), null=True, blank=True)
+    contact = models.CharField(_("contact"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("étape d'escalade")
+        verbose_name_plural = _("chaîne d'escalade")
+        ordering = ["ght", "order"]
+        constraints = [models.UniqueConstraint(fields=["ght", "order"], name="escalation_unique_order")]
+
+    def __str__(self) -> str:
+        return f"{self.ght} {self.order}: {self.get_level_display()}"
