@@ -6,16 +6,16 @@ password.
 """
 
 import re
+from importlib import import_module
 
 import pytest
+from django.apps import apps as django_apps
 from playwright.sync_api import Page, expect
 
 from sites.demo import DEMO_PASSWORD, demo_load
 from worklist.models import Exam
 
-# serialized_rollback: the flush after each transactional test empties the rows
-# written by data migrations (the subspecialties), which demo_load needs.
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)
 
 # Demo patients (sites/demo.py EXAMS) and where they are.
 LANDERNEAU_HEAD_CT = "DEMO^Patient^Un"  # CH Landerneau, GHT Bretagne Occidentale, urgent, READY
@@ -27,6 +27,13 @@ RENNES_SPINE_MR = "DEMO^Patient^Six"  # CHU Rennes, GHT Haute-Bretagne
 
 @pytest.fixture
 def demo(db):
+    # demo_load needs the subspecialties seeded by a data migration, which the
+    # flush after each transactional test removes. serialized_rollback does not
+    # bring them back when other tests set up the database before Playwright
+    # started: the connection seen under Playwright's sync API (a greenlet with
+    # its own context) then has no serialized copy. Seeding again is idempotent.
+    seed_subspecialties = import_module("sites.migrations.0002_subspecialties").seed
+    seed_subspecialties(django_apps, None)
     return demo_load()
 
 
