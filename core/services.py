@@ -1,11 +1,18 @@
-"""Cross-cutting writes: the audit log."""
+"""Cross-cutting writes: the audit log and notifications."""
 
+import logging
+from collections.abc import Iterable
 from typing import Any
 
-from django.db import models
+from django.conf import settings
+from django.core.mail import send_mass_mail
+from django.db import models, transaction
 from django.http import HttpRequest
+from django.utils import timezone
 
-from core.models import AuditEvent
+from core.models import AuditEvent, Notification
+
+logger = logging.getLogger(__name__)
 
 
 def _client_ip(request: HttpRequest | None) -> str | None:
@@ -47,3 +54,42 @@ def audit_log(
         user_agent=(request.META.get("HTTP_USER_AGENT", "")[:300] if request is not None else ""),
         detail=detail or {},
     )
+
+
+def notify(*, users: Iterable[Any], text: str, link: str = "") -> list[Notification]:
+    """Send ``text`` to each user: an in-app Notification, and an e-mail after commit.
+
+    The e-mail goes through Django's mail settings to the users who have an
+    address; a mail failure is logged and never undoes the notification (the
+    in-app message is the record). Keep patient data out of ``text``: e-mail
+    is not a secure channel.
+
+    Args:
+        users: the recipients (duplicates are notified once).
+        text: the message (cut to 500 characters).
+        link: a path in the application (the exam's page, say).
+
+    Returns:
+        The Notification rows created.
+    """
+    unique = {user.pk: user for user in users}.values()
+    text = text[:500]
+    rows = Notification.objects.bulk_create([Notification(user=user, text=text, link=link) for user in unique])
+    recipients = [user.email for user in unique if user.email]
+    if recipients:
+        body = text + (f"\n\n{link}" if link else "")
+        messages = [(text[:120], body, settings.DEFAULT_FROM_EMAIL, [address]) for address in recipients]
+
+        def send() -> None:
+            try:
+                send_mass_mail(messages, fail_silently=False)
+            except Exception:  # noqa: BLE001 - the in-app notification stands; retrying is the mail relay's job
+                logger.exception("notification e-mail failed for %d recipient(s)", len(recipients))
+
+        transaction.on_commit(send)
+    return rows
+
+
+def notification_mark_read(*, user: Any) -> int:
+    """Mark every unread notification of ``user`` as read; returns how many."""
+    return Notification.objects.filter(user=user, read_at__isnull=True).update(read_at=timezone.now())

@@ -154,6 +154,14 @@ STORAGE_ROOT = Path(env.str("STORAGE_ROOT", default=str(VAR_DIR / "storage")))
 EXAM_QUIET_SECONDS = env.float("EXAM_QUIET_SECONDS", default=30.0)
 # How often beat looks for exams that became stable.
 EXAM_STABLE_SWEEP_SECONDS = env.float("EXAM_STABLE_SWEEP_SECONDS", default=1.0)
+# Rota validation: minimum rest (hours) after a night shift before the next shift.
+ROTA_REST_HOURS = env.int("ROTA_REST_HOURS", default=11)
+# Délai garanti (SLA) by priority, in minutes, when the GHT set no SlaPolicy.
+ROUTING_SLA_MINUTES = {"VITAL": 30, "URGENT": 60, "STANDARD": 1440, "SCHEDULED": 2880}
+# An assigned exam nobody claimed is escalated from this fraction of its deadline on.
+ROUTING_ESCALATE_FRACTION = env.float("ROUTING_ESCALATE_FRACTION", default=0.5)
+# How often beat runs the escalation and end-of-shift sweeps.
+ROUTING_SWEEP_SECONDS = env.float("ROUTING_SWEEP_SECONDS", default=60.0)
 
 DICOM_AE_TITLE = env.str("DICOM_AE_TITLE", default="TELERADIO")
 DICOM_PORT = env.int("DICOM_PORT", default=11112)

@@ -1,11 +1,15 @@
 """Reads of exams, always scoped to the user's sites."""
 
-from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
+import datetime
+from typing import NamedTuple
+
+from django.db.models import Case, Count, IntegerField, Prefetch, Q, QuerySet, Value, When
 from django.http import Http404
 
-from sites.models import User
+from sites.models import Credential, RotaLine, RotaMonth, Shift, Site, Subspecialty, User
 from sites.selectors import site_list_for_user
-from worklist.models import PRIORITY_RANK, Exam, Priority
+from worklist.models import PRIORITY_RANK, Exam, Priority, RoutingRule
+from worklist.routing import CredentialFacts, ExamFacts, Level, OnDuty, Rule
 from worklist.states import OPEN, Status
 
 
@@ -62,3 +66,139 @@ def exam_board_for_user(*, user: User, since) -> QuerySet[Exam]:
         .filter(Q(received_at__gte=since) | Q(status_changed_at__gte=since))
         .order_by("-received_at", "-id")
     )
+
+
+# --- Routing inputs -----------------------------------------------------------
+
+# Weight of one open exam in a reader's load, by modality (an MR takes longer
+# to read than a CT, a radiograph far less). Unknown modalities count 1.
+LOAD_WEIGHTS: dict[str, float] = {"CT": 1.0, "MR": 1.5, "CR": 0.3, "DX": 0.3, "MG": 0.5, "US": 0.5}
+
+
+class RoutingInputs(NamedTuple):
+    """What worklist.routing.route() needs, loaded from the database.
+
+    Radiologists are identified by their *user* id everywhere here (OnDuty,
+    CredentialFacts, load, Decision.reader_id): it is what Exam.assigned_to holds.
+    """
+
+    exam: ExamFacts
+    shifts: list[OnDuty]
+    credentials: list[CredentialFacts]
+    rules: list[Rule]
+    load: dict[int, float]
+
+
+def _age_years(birth: datetime.date | None, on: datetime.date) -> int | None:
+    if birth is None:
+        return None
+    return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
+
+
+def _line_level(*, line: RotaLine, line_site_ids: frozenset[int], site: Site) -> Level:
+    if line.ght_id is not None and line.ght_id == site.ght_id:
+        # The GHT's line dedicated to this site is the site's own readers.
+        return Level.SITE if line_site_ids == {site.pk} else Level.GHT
+    # A regional platform's line, or a line of another GHT of the region.
+    return Level.REGION
+
+
+def _split_modalities(value: str) -> frozenset[str]:
+    return frozenset(m.strip().upper() for m in value.split(",") if m.strip())
+
+
+def shifts_on_duty(*, site_id: int, at: datetime.datetime) -> QuerySet[Shift]:
+    """Published shifts with a radiologist, covering ``at``, on active lines that cover the site.
+
+    Served by the index shift_span_idx (start, end).
+    """
+    return Shift.objects.filter(
+        start__lte=at,
+        end__gt=at,
+        rota_month__state=RotaMonth.State.PUBLISHED,
+        line__sites=site_id,
+        line__active=True,
+        radiologist__isnull=False,
+    )
+
+
+def routing_inputs_for_exam(*, exam: Exam, at: datetime.datetime) -> RoutingInputs:
+    """Load the inputs of worklist.routing.route() for ``exam`` at instant ``at``.
+
+    A constant number of queries whatever the number of shifts, radiologists or
+    open exams: the site, the shifts (+ two prefetches: the lines' sites and the
+    radiologists' subspecialties), the credentials, the rules and the load.
+    """
+    site = Site.objects.select_related("ght").get(pk=exam.site_id)
+    shifts = list(
+        shifts_on_duty(site_id=site.pk, at=at)
+        .select_related("line__subspecialty", "radiologist__user")
+        .prefetch_related(
+            Prefetch("line__sites", queryset=Site.objects.only("pk")),
+            Prefetch("radiologist__subspecialties", queryset=Subspecialty.objects.only("pk", "code")),
+        )
+    )
+    on_duty = []
+    for shift in shifts:
+        line = shift.line
+        site_ids = frozenset(s.pk for s in line.sites.all())
+        rad = shift.radiologist
+        on_duty.append(
+            OnDuty(
+                radiologist_id=rad.user_id,
+                radiologist_name=str(rad.user),
+                line_id=line.pk,
+                line_name=line.name,
+                site_ids=site_ids,
+                start=shift.start,
+                end=shift.end,
+                level=_line_level(line=line, line_site_ids=site_ids, site=site),
+                subspecialty=line.subspecialty.code if line.subspecialty_id else "",
+                modalities=_split_modalities(line.modality_types),
+                radiologist_subspecialties=frozenset(s.code for s in rad.subspecialties.all()),
+            )
+        )
+    user_ids = {d.radiologist_id for d in on_duty}
+    credentials = [
+        CredentialFacts(radiologist_id=user_id, site_id=site.pk, valid_from=since, valid_until=until)
+        for user_id, since, until in Credential.objects.filter(
+            active=True, site_id=site.pk, radiologist__user_id__in=user_ids
+        ).values_list("radiologist__user_id", "valid_from", "valid_until")
+    ]
+    rules = [
+        Rule(
+            id=r.pk,
+            name=r.name,
+            subspecialty=r.subspecialty.code,
+            order=r.order,
+            modalities=_split_modalities(r.modality_types),
+            body_part_pattern=r.body_part_pattern,
+            description_pattern=r.description_pattern,
+            requested_subspecialty=r.requested_subspecialty.code if r.requested_subspecialty_id else "",
+            max_age_years=r.max_age_years,
+            strict=r.strict,
+        )
+        for r in RoutingRule.objects.filter(ght_id=site.ght_id, active=True).select_related(
+            "subspecialty", "requested_subspecialty"
+        )
+    ]
+    load: dict[int, float] = {}
+    for user_id, modality, count in (
+        Exam.objects.filter(status__in=[Status.ASSIGNED, Status.IN_READING], assigned_to_id__in=user_ids)
+        .values("assigned_to_id", "modality")
+        .annotate(n=Count("id"))
+        .values_list("assigned_to_id", "modality", "n")
+    ):
+        load[user_id] = load.get(user_id, 0.0) + LOAD_WEIGHTS.get(modality.upper(), 1.0) * count
+    study_day = (exam.study_datetime or at).date()
+    facts = ExamFacts(
+        id=exam.pk,
+        site_id=site.pk,
+        site_name=site.name,
+        site_tz=site.timezone,
+        modality=exam.modality.upper(),
+        body_part=exam.body_part_examined,
+        description=exam.study_description,
+        patient_age_years=_age_years(exam.patient_birth_date, study_day),
+    )
+    return RoutingInputs(facts, on_duty, credentials, rules, load)

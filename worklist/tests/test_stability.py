@@ -23,10 +23,12 @@ def test_it_marks_quiet_exams_ready_and_queues_exam_ready(site_a, django_capture
     busy.refresh_from_db()
     assert (quiet.status, busy.status) == ("READY", "RECEIVING")
     assert quiet.ready_at is not None
-    assert ExamEvent.objects.get(exam=quiet).to_status == "READY"
-    # exam_ready ran eagerly (test settings): the exam is in the pool.
+    assert ExamEvent.objects.get(exam=quiet, kind="status").to_status == "READY"
+    # exam_ready ran eagerly (test settings): nobody is on duty, so the exam is in the pool.
     assert len(callbacks) == 1
-    assert quiet.routed_at is not None
+    quiet.refresh_from_db()
+    assert quiet.routed_at is not None and quiet.in_pool
+    assert ExamEvent.objects.filter(exam=quiet, kind="pooled").exists()
 
 
 @pytest.mark.django_db
@@ -34,7 +36,7 @@ def test_a_second_sweep_does_nothing(site_a):
     ExamFactory(site=site_a, status="RECEIVING", last_instance_at=_ago(60))
     assert len(exams_mark_stable(quiet_seconds=30)) == 1
     assert exams_mark_stable(quiet_seconds=30) == []
-    assert ExamEvent.objects.count() == 1
+    assert ExamEvent.objects.filter(kind="status").count() == 1
 
 
 @pytest.mark.django_db
