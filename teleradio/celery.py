@@ -15,7 +15,8 @@ app.autodiscover_tasks()
 app.conf.beat_schedule = {
     # every minute: proves beat → broker → worker end to end in the logs
     "core-heartbeat": {"task": "core.tasks.heartbeat", "schedule": 60.0},
-    # every second (EXAM_STABLE_SWEEP_SECONDS): RECEIVING exams quiet for EXAM_QUIET_SECONDS → READY
+    # every second (EXAM_STABLE_SWEEP_SECONDS): RECEIVING exams quiet for EXAM_QUIET_SECONDS → READY,
+    # and urgent exams still RECEIVING routed at their first instance
     "exams-mark-stable": {
         "task": "worklist.exams_mark_stable",
         "schedule": settings.EXAM_STABLE_SWEEP_SECONDS,
@@ -23,4 +24,11 @@ app.conf.beat_schedule = {
     },
     # every minute: re-send exam_ready for READY exams nobody routed (lost message)
     "exams-resend-unrouted": {"task": "worklist.exams_resend_unrouted", "schedule": 60.0},
+    # every minute (ROUTING_SWEEP_SECONDS): unclaimed exams escalate (reader, next reader, pool)
+    "exams-escalate": {"task": "worklist.exams_escalate", "schedule": settings.ROUTING_SWEEP_SECONDS},
+    # every minute (ROUTING_SWEEP_SECONDS): exams not started when their reader's shift ends move on
+    "exams-reroute-end-of-shift": {
+        "task": "worklist.exams_reroute_end_of_shift",
+        "schedule": settings.ROUTING_SWEEP_SECONDS,
+    },
 }

@@ -12,9 +12,21 @@ def exam_ready_task(exam_id: int) -> bool:
 
 @shared_task(name="worklist.exams_mark_stable")
 def exams_mark_stable_task() -> int:
-    return len(services.exams_mark_stable())
+    # Urgent exams are routed at their first instance by the same one-second sweep.
+    routed = services.exams_route_urgent_receiving()
+    return len(services.exams_mark_stable()) + len(routed)
 
 
 @shared_task(name="worklist.exams_resend_unrouted")
 def exams_resend_unrouted_task() -> int:
     return len(services.exams_resend_unrouted())
+
+
+@shared_task(name="worklist.exams_escalate")
+def exams_escalate_task() -> int:
+    return len(services.exams_escalate())
+
+
+@shared_task(name="worklist.exams_reroute_end_of_shift")
+def exams_reroute_end_of_shift_task() -> int:
+    return len(services.exams_reroute_end_of_shift())

@@ -340,3 +340,19 @@ def test_a_rota_in_cayenne_time_routes_at_the_right_instant(radiologist_a):
     outside.refresh_from_db()
     assert inside.assigned_to == reader
     assert outside.in_pool
+
+
+def test_the_beat_schedule_runs_the_routing_sweeps():
+    from teleradio.celery import app
+
+    tasks = {entry["task"] for entry in app.conf.beat_schedule.values()}
+    assert {"worklist.exams_escalate", "worklist.exams_reroute_end_of_shift", "worklist.exams_mark_stable"} <= tasks
+
+
+def test_the_one_second_sweep_routes_urgent_exams(site_a, ght_admin_a):
+    from worklist.tasks import exams_mark_stable_task
+
+    urgent = ExamFactory(site=site_a, status="RECEIVING", priority="URGENT", last_instance_at=None)
+    exams_mark_stable_task.delay()
+    urgent.refresh_from_db()
+    assert urgent.routed_at is not None and urgent.in_pool
