@@ -5,7 +5,23 @@ import datetime
 import factory
 
 from sites.identifiers import luhn_key
-from sites.models import Credential, Ght, Modality, PacsNode, Radiologist, Region, Role, Site, Technologist, User
+from sites.models import (
+    Credential,
+    Ght,
+    Modality,
+    PacsNode,
+    Radiologist,
+    Region,
+    Role,
+    RotaLine,
+    RotaMonth,
+    RotaSlot,
+    Shift,
+    Site,
+    Technologist,
+    Unavailability,
+    User,
+)
 
 
 def _finess(n: int) -> str:
@@ -128,3 +144,72 @@ class CredentialFactory(factory.django.DjangoModelFactory):
     valid_from = factory.LazyFunction(lambda: datetime.date.today() - datetime.timedelta(days=30))
     valid_until = None
     contract_type = Credential.Contract.TELERADIOLOGY
+
+
+# --- Rotas --------------------------------------------------------------------
+
+
+class RotaLineFactory(factory.django.DjangoModelFactory):
+    """A rota line of a GHT; pass ``sites=[...]`` (by default none)."""
+
+    class Meta:
+        model = RotaLine
+        skip_postgeneration_save = True
+
+    ght = factory.SubFactory(GhtFactory)
+    name = factory.Sequence(lambda n: f"Ligne de garde {n}")
+    kind = RotaLine.Kind.ON_CALL
+
+    @factory.post_generation
+    def sites(obj, create, extracted, **kwargs):  # noqa: N805
+        if create and extracted:
+            obj.sites.set(extracted)
+
+
+class RotaSlotFactory(factory.django.DjangoModelFactory):
+    """By default a Monday evening 18:00–23:30."""
+
+    class Meta:
+        model = RotaSlot
+
+    line = factory.SubFactory(RotaLineFactory)
+    name = "Soirée"
+    days = "0"
+    start_time = datetime.time(18, 0)
+    end_time = datetime.time(23, 30)
+
+
+class RotaMonthFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = RotaMonth
+
+    ght = factory.SubFactory(GhtFactory)
+    month = factory.LazyFunction(lambda: datetime.date.today().replace(day=1))
+
+
+class ShiftFactory(factory.django.DjangoModelFactory):
+    """A shift of a month's rota, on a line of the same GHT, tomorrow evening by default."""
+
+    class Meta:
+        model = Shift
+
+    rota_month = factory.SubFactory(RotaMonthFactory)
+    line = factory.SubFactory(RotaLineFactory, ght=factory.SelfAttribute("..rota_month.ght"))
+    radiologist = None
+    start = factory.LazyFunction(
+        lambda: (
+            datetime.datetime.now(datetime.UTC).replace(hour=17, minute=0, second=0, microsecond=0)
+            + datetime.timedelta(days=1)
+        )
+    )
+    end = factory.LazyAttribute(lambda s: s.start + datetime.timedelta(hours=5, minutes=30))
+
+
+class UnavailabilityFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Unavailability
+
+    radiologist = factory.SubFactory(RadiologistFactory)
+    start = factory.LazyFunction(lambda: datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=3))
+    end = factory.LazyAttribute(lambda u: u.start + datetime.timedelta(days=2))
+    reason = "Congés"
