@@ -1,9 +1,14 @@
-"""Entry pages: the home page sends each role to its place."""
+"""Entry pages: the home page sends each role to its place; the user's notifications."""
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
 
+from core.selectors import notification_list_for_user
+from core.services import notification_mark_read
 from sites.models import Role
 
 HOME_BY_ROLE = {
@@ -17,3 +22,15 @@ HOME_BY_ROLE = {
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     return redirect(HOME_BY_ROLE.get(request.user.role, "exam_list"))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def notification_list(request: HttpRequest) -> HttpResponse:
+    """The user's own notifications, newest first (a user only ever sees theirs)."""
+    if request.method == "POST":
+        notification_mark_read(user=request.user)
+        messages.success(request, _("Notifications marquées comme lues."))
+        return redirect("notification_list")
+    notifications = list(notification_list_for_user(user=request.user)[:100])
+    return render(request, "core/notifications.html", {"notifications": notifications})

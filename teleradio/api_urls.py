@@ -47,4 +47,9 @@ urlpatterns = [
     # Exams (read-only here; state changes go through worklist.services)
     path("exams/", worklist_apis.ExamListApi.as_view(), name="exam-list"),
     path("exams/<int:exam_id>/", worklist_apis.ExamDetailApi.as_view(), name="exam-detail"),
+    path("exams/<int:exam_id>/take/", worklist_apis.ExamTakeApi.as_view(), name="exam-take"),
+    path(
+        "exams/<int:exam_id>/return-to-pool/", worklist_apis.ExamReturnToPoolApi.as_view(), name="exam-return-to-pool"
+    ),
+    path("exams/<int:exam_id>/reassign/", worklist_apis.ExamReassignApi.as_view(), name="exam-reassign"),
 ]

@@ -56,8 +56,14 @@ OBJECT_KWARGS: dict[str, ObjectCase] = {
     "api:radiologist-detail": lambda c: (c.radiologist_b, {"radiologist_id": c.radiologist_b.pk}),
     "api:radiologist-update": lambda c: (c.radiologist_b, {"radiologist_id": c.radiologist_b.pk}),
     "api:exam-detail": lambda c: (c.exam_b, {"exam_id": c.exam_b.pk}),
+    "api:exam-take": lambda c: (c.exam_b, {"exam_id": c.exam_b.pk}),
+    "api:exam-return-to-pool": lambda c: (c.exam_b, {"exam_id": c.exam_b.pk}),
+    "api:exam-reassign": lambda c: (c.exam_b, {"exam_id": c.exam_b.pk}),
     # Pages
     "exam_detail": lambda c: (c.exam_b, {"pk": c.exam_b.pk}),
+    "exam_take": lambda c: (c.exam_b, {"pk": c.exam_b.pk}),
+    "exam_return_to_pool": lambda c: (c.exam_b, {"pk": c.exam_b.pk}),
+    "exam_reassign": lambda c: (c.exam_b, {"pk": c.exam_b.pk}),
 }
 
 ListCase = Callable[[Cast], tuple[set[int], set[int]]]

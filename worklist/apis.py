@@ -1,6 +1,8 @@
-"""Exam API (read-only): list and detail, scoped by worklist.selectors and audited.
+"""Exam API: list and detail, scoped by worklist.selectors and audited; the manual routing actions.
 
 Every answer carrying patient data writes an AuditEvent (core.services.audit_log).
+The actions call one service each; its ApplicationError becomes {"message", "extra"}
+(400, 403 or 409 for "someone else got there first").
 """
 
 from django_filters.rest_framework import DjangoFilterBackend
@@ -12,9 +14,11 @@ from rest_framework.response import Response
 
 from core.apis import StaffApi, paginated_response
 from core.services import audit_log
+from sites.models import Role, User
 from worklist.filters import ExamFilter
 from worklist.models import Exam
-from worklist.selectors import exam_get_for_user, exam_list_for_user
+from worklist.selectors import exam_get_for_user, exam_list_for_user, radiologist_users_for_exam
+from worklist.services import exam_reassign, exam_return_to_pool, exam_take_from_pool
 
 
 class ExamOutputSerializer(serializers.ModelSerializer):
@@ -43,6 +47,9 @@ class ExamOutputSerializer(serializers.ModelSerializer):
             "received_at",
             "number_of_series",
             "number_of_instances",
+            "routing_reason",
+            "deadline_at",
+            "in_pool",
         ]
 
     def get_assigned_to_name(self, exam: Exam) -> str | None:
@@ -91,4 +98,57 @@ class ExamDetailApi(StaffApi):
     def get(self, request: Request, exam_id: int) -> Response:
         exam = exam_get_for_user(user=request.user, exam_id=exam_id)
         audit_log(action="exam.view", request=request, obj=exam)
+        return Response(self.OutputSerializer(exam).data)
+
+
+class ExamTakeApi(StaffApi):
+    """POST: a radiologist credentialed for the site takes the exam from the GHT's pool (409 if taken)."""
+
+    OutputSerializer = ExamOutputSerializer
+
+    @extend_schema(request=None, responses=OutputSerializer)
+    def post(self, request: Request, exam_id: int) -> Response:
+        exam = exam_get_for_user(user=request.user, exam_id=exam_id)
+        exam = exam_take_from_pool(exam=exam, by=request.user)
+        audit_log(action="exam.take", request=request, obj=exam)
+        return Response(self.OutputSerializer(exam).data)
+
+
+class ExamReturnToPoolApi(StaffApi):
+    """POST: the GHT admin or the current reader puts the exam back in the pool, with a reason."""
+
+    OutputSerializer = ExamOutputSerializer
+
+    class InputSerializer(serializers.Serializer):
+        reason = serializers.CharField(max_length=300)
+
+    @extend_schema(request=InputSerializer, responses=OutputSerializer)
+    def post(self, request: Request, exam_id: int) -> Response:
+        exam = exam_get_for_user(user=request.user, exam_id=exam_id)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        exam = exam_return_to_pool(exam=exam, by=request.user, reason=data.validated_data["reason"])
+        audit_log(action="exam.return_to_pool", request=request, obj=exam)
+        return Response(self.OutputSerializer(exam).data)
+
+
+class ExamReassignApi(StaffApi):
+    """POST: the GHT admin or the current reader gives the exam to a credentialed radiologist, with a reason."""
+
+    OutputSerializer = ExamOutputSerializer
+
+    class InputSerializer(serializers.Serializer):
+        to = serializers.PrimaryKeyRelatedField(queryset=User.objects.filter(role=Role.RADIOLOGIST))
+        reason = serializers.CharField(max_length=300)
+
+    @extend_schema(request=InputSerializer, responses=OutputSerializer)
+    def post(self, request: Request, exam_id: int) -> Response:
+        exam = exam_get_for_user(user=request.user, exam_id=exam_id)
+        serializer = self.InputSerializer(data=request.data)
+        # Only radiologists credentialed for the exam's site may be named (others: "invalid pk").
+        serializer.fields["to"].queryset = radiologist_users_for_exam(exam=exam)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        exam = exam_reassign(exam=exam, to=data["to"], by=request.user, reason=data["reason"])
+        audit_log(action="exam.reassign", request=request, obj=exam)
         return Response(self.OutputSerializer(exam).data)

@@ -1,7 +1,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from sites.models import Site
+from sites.models import Site, User
 from worklist.models import ExamStatus, Priority
 
 
@@ -20,3 +20,21 @@ class ExamFilterForm(forms.Form):
         super().__init__(*args, **kwargs)
         if sites is not None:
             self.fields["site"].queryset = sites
+
+
+class ReasonForm(forms.Form):
+    """Return to pool: why."""
+
+    reason = forms.CharField(label=_("Motif"), max_length=300)
+
+
+class ReassignForm(ReasonForm):
+    """Reassign: to whom (a radiologist credentialed for the exam's site) and why."""
+
+    to = forms.ModelChoiceField(queryset=User.objects.none(), label=_("Radiologue"))
+
+    def __init__(self, *args, candidates=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if candidates is not None:
+            self.fields["to"].queryset = candidates
+        self.order_fields(["to", "reason"])

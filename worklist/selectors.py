@@ -1,16 +1,20 @@
 """Reads of exams, always scoped to the user's sites."""
 
 import datetime
+import zoneinfo
 from typing import NamedTuple
 
 from django.db.models import Case, Count, IntegerField, Prefetch, Q, QuerySet, Value, When
 from django.http import Http404
+from django.utils import timezone
 
-from sites.models import Credential, RotaLine, RotaMonth, Shift, Site, Subspecialty, User
-from sites.selectors import site_list_for_user
-from worklist.models import PRIORITY_RANK, Exam, Priority, RoutingRule
+from sites.models import Credential, Role, RotaLine, RotaMonth, Shift, Site, Subspecialty, User
+from sites.selectors import credential_valid_q, site_list_for_user
+from worklist.models import PRIORITY_RANK, Exam, ExamEvent, Priority, RoutingRule
 from worklist.routing import CredentialFacts, ExamFacts, Level, OnDuty, Rule
 from worklist.states import OPEN, Status
+
+URGENT = (Priority.VITAL, Priority.URGENT)
 
 
 def exam_list_for_user(*, user: User) -> QuerySet[Exam]:
@@ -40,23 +44,69 @@ def exam_list_filtered(*, user: User, filters: dict) -> QuerySet[Exam]:
     return qs
 
 
-def exam_worklist_for_user(*, user: User) -> QuerySet[Exam]:
-    """Open exams a radiologist may read, most urgent first, then oldest first.
+def _by_urgency(qs: QuerySet[Exam]) -> QuerySet[Exam]:
+    rank = Case(*[When(priority=p, then=Value(r)) for p, r in PRIORITY_RANK.items()], output_field=IntegerField())
+    return qs.annotate(priority_rank=rank).order_by("priority_rank", "deadline_at", "received_at", "id")
 
-    A placeholder for the real worklist (assignment, pools and deadlines come
-    with routing): the GHT pool of the radiologist's credentialed sites. An
-    exam still receiving appears only when urgent (announced at its first
+
+def exam_worklist_for_user(*, user: User) -> QuerySet[Exam]:
+    """Open exams a radiologist may read, most urgent first, then by deadline, then oldest first.
+
+    An exam still receiving appears only when urgent (announced at its first
     instance); the others wait until they are complete (READY).
     """
-    rank = Case(*[When(priority=p, then=Value(r)) for p, r in PRIORITY_RANK.items()], output_field=IntegerField())
-    urgent = [Priority.VITAL, Priority.URGENT]
-    return (
+    return _by_urgency(
         exam_list_for_user(user=user)
         .filter(status__in=[s.value for s in OPEN])
-        .exclude(Q(status=Status.RECEIVING) & ~Q(priority__in=urgent))
-        .annotate(priority_rank=rank)
-        .order_by("priority_rank", "received_at", "id")
+        .exclude(Q(status=Status.RECEIVING) & ~Q(priority__in=URGENT))
     )
+
+
+def exam_list_mine(*, user: User) -> QuerySet[Exam]:
+    """The exams assigned to ``user`` (ASSIGNED or IN_READING) in the sites they see."""
+    return exam_worklist_for_user(user=user).filter(assigned_to=user)
+
+
+def exam_pool_for_user(*, user: User) -> QuerySet[Exam]:
+    """The GHT pool seen by ``user``: open exams with no reader (flagged in the pool, or not routed yet).
+
+    An urgent exam still receiving is in it too until routed (it is announced
+    at its first instance).
+    """
+    return exam_worklist_for_user(user=user).filter(
+        assigned_to__isnull=True, status__in=[Status.READY, Status.RECEIVING]
+    )
+
+
+def exam_events_for_exam(*, exam: Exam) -> QuerySet[ExamEvent]:
+    """The exam's timeline (the caller already scoped the exam)."""
+    return exam.events.select_related("actor").order_by("at", "id")
+
+
+def radiologist_users_for_exam(*, exam: Exam, day: datetime.date | None = None) -> QuerySet[User]:
+    """Accounts of the radiologists credentialed for the exam's site: the targets of a reassignment."""
+    day = day or timezone.localtime(timezone=zoneinfo.ZoneInfo(exam.site.timezone)).date()
+    valid = Credential.objects.filter(credential_valid_q(day), site_id=exam.site_id).values("radiologist__user_id")
+    return User.objects.filter(pk__in=valid, is_active=True, role=Role.RADIOLOGIST).order_by("last_name", "first_name")
+
+
+def exam_in_pool(exam: Exam) -> bool:
+    """True if a credentialed radiologist may take ``exam``: no reader, READY or urgent and still receiving."""
+    receiving_urgent = exam.status == Status.RECEIVING and (exam.in_pool or exam.priority in URGENT)
+    return exam.assigned_to_id is None and (exam.status == Status.READY or receiving_urgent)
+
+
+def exam_actions_for_user(*, user: User, exam: Exam) -> dict[str, bool]:
+    """Which manual routing actions to offer ``user`` on ``exam`` (the services check again)."""
+    admin = user.is_platform_admin or (user.is_ght_admin and user.ght_id == exam.site.ght_id)
+    reader = exam.assigned_to_id is not None and exam.assigned_to_id == user.pk
+    pooled = exam_in_pool(exam)
+    held = exam.status in (Status.ASSIGNED, Status.IN_READING)
+    return {
+        "take": pooled and user.role == Role.RADIOLOGIST,
+        "reassign": (admin or reader) and (held or pooled),
+        "return_to_pool": (admin or reader) and (held or (exam.status == Status.READY and not exam.in_pool)),
+    }
 
 
 def exam_board_for_user(*, user: User, since) -> QuerySet[Exam]:

@@ -19,7 +19,7 @@ from sites.models import Credential, Role, User
 from sites.selectors import credential_valid_q
 from worklist.models import EscalationStep, Exam, ExamEvent, ExamStatus, Priority, SlaPolicy
 from worklist.routing import Decision, Level, route
-from worklist.selectors import routing_inputs_for_exam, shifts_on_duty
+from worklist.selectors import exam_in_pool, routing_inputs_for_exam, shifts_on_duty
 from worklist.states import Status, can_transition
 
 logger = logging.getLogger(__name__)
@@ -656,10 +656,7 @@ def exam_take_from_pool(*, exam: Exam, by: User) -> Exam:
     now = timezone.now()
     if not _credentialed(user=by, exam=exam, at=now):
         raise NotPermitted(_("Seul un radiologue habilité pour ce site peut prendre cet examen."))
-    in_pool = exam.assigned_to_id is None and (
-        exam.status == Status.READY or (exam.status == Status.RECEIVING and exam.in_pool)
-    )
-    if not in_pool:
+    if not exam_in_pool(exam):
         if exam.status == Status.ASSIGNED:
             raise StaleStatus(_("Cet examen a déjà été attribué à %(to)s.") % {"to": exam.assigned_to})
         raise ApplicationError(_("Cet examen n'est pas dans le pool."))

@@ -6,4 +6,7 @@ urlpatterns = [
     path("worklist/", views.worklist, name="worklist"),
     path("exams/", views.exam_list, name="exam_list"),
     path("exams/<int:pk>/", views.exam_detail, name="exam_detail"),
+    path("exams/<int:pk>/take/", views.exam_take, name="exam_take"),
+    path("exams/<int:pk>/return-to-pool/", views.exam_return_to_pool_view, name="exam_return_to_pool"),
+    path("exams/<int:pk>/reassign/", views.exam_reassign_view, name="exam_reassign"),
 ]
