@@ -10,7 +10,7 @@ from django.contrib.admin.utils import unquote
 
 from core.services import audit_log
 from sites.admin import GhtScopedAdmin, GhtScopedInline
-from worklist.models import Exam, ExamEvent, Instance, Series
+from worklist.models import EscalationStep, Exam, ExamEvent, Instance, RoutingRule, Series, SlaPolicy
 
 READ_ONLY_FOR_GHT_ADMIN = frozenset({"view"})
 
@@ -97,3 +97,33 @@ class ExamEventAdmin(ReadOnlyScopedAdmin):
     search_fields = ("exam__accession_number", "exam__study_instance_uid", "reason")
     list_select_related = ("exam", "actor")
     date_hierarchy = "at"
+
+
+# --- Routing configuration: each GHT admin edits their own GHT's rows ----------
+
+
+@admin.register(RoutingRule)
+class RoutingRuleAdmin(GhtScopedAdmin):
+    ght_field = "ght"
+    list_display = ("name", "ght", "order", "subspecialty", "modality_types", "strict", "active")
+    list_filter = ("active", "strict", ("ght", admin.RelatedOnlyFieldListFilter))
+    search_fields = ("name", "body_part_pattern", "description_pattern")
+    list_select_related = ("ght", "subspecialty")
+    ordering = ("ght", "order", "id")
+
+
+@admin.register(SlaPolicy)
+class SlaPolicyAdmin(GhtScopedAdmin):
+    ght_field = "ght"
+    list_display = ("ght", "priority", "deadline_minutes")
+    list_filter = ("priority", ("ght", admin.RelatedOnlyFieldListFilter))
+    list_select_related = ("ght",)
+
+
+@admin.register(EscalationStep)
+class EscalationStepAdmin(GhtScopedAdmin):
+    ght_field = "ght"
+    list_display = ("ght", "order", "level", "delay_minutes", "external_ae_title", "contact")
+    list_filter = ("level", ("ght", admin.RelatedOnlyFieldListFilter))
+    list_select_related = ("ght",)
+    ordering = ("ght", "order")

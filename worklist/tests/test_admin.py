@@ -9,7 +9,8 @@ from django.db import models
 from django.urls import reverse
 
 from core.models import AuditEvent
-from worklist.models import Exam, ExamEvent, Instance, Series
+from sites.models import Subspecialty
+from worklist.models import EscalationStep, Exam, ExamEvent, Instance, RoutingRule, Series, SlaPolicy
 from worklist.tests.factories import ExamFactory, InstanceFactory, SeriesFactory
 
 # One object of the given site's GHT per registered worklist model.
@@ -20,9 +21,20 @@ OBJECTS: dict[type[models.Model], Callable[[Any], models.Model]] = {
     ExamEvent: lambda site: ExamEvent.objects.create(
         exam=ExamFactory(site=site), from_status="RECEIVING", to_status="READY"
     ),
+    RoutingRule: lambda site: RoutingRule.objects.create(
+        ght=site.ght, name="Neuro", subspecialty=Subspecialty.objects.get(code="neuro"), body_part_pattern="HEAD"
+    ),
+    SlaPolicy: lambda site: SlaPolicy.objects.create(ght=site.ght, priority="URGENT", deadline_minutes=45),
+    EscalationStep: lambda site: EscalationStep.objects.create(ght=site.ght, order=1, level=0),
 }
+# The routing configuration: each GHT admin writes their own GHT's rows.
+CONFIG_MODELS = (RoutingRule, SlaPolicy, EscalationStep)
 
 worklist_models = pytest.mark.parametrize("model", list(OBJECTS), ids=lambda m: m.__name__)
+read_only_models = pytest.mark.parametrize(
+    "model", [m for m in OBJECTS if m not in CONFIG_MODELS], ids=lambda m: m.__name__
+)
+config_models = pytest.mark.parametrize("model", CONFIG_MODELS, ids=lambda m: m.__name__)
 
 
 def admin_url(model: type[models.Model], view: str, *args: Any) -> str:
@@ -53,7 +65,7 @@ def test_it_shows_a_ght_admin_only_their_sites_rows(client, site_a, ght_admin_a,
     assert client.get(admin_url(model, "change", obj.pk)).status_code == 200
 
 
-@worklist_models
+@read_only_models
 def test_it_lets_nobody_add_change_or_delete(client, site_a, platform_admin, model):
     obj = OBJECTS[model](site_a)
     client.force_login(platform_admin)
@@ -105,3 +117,21 @@ def test_it_keeps_patient_names_out_of_the_exam_list(client, exam_a, ght_admin_a
     assert exam_a.accession_number in response.content.decode()
     assert exam_a.patient_name not in response.content.decode()
     assert not AuditEvent.objects.exists()
+
+
+@config_models
+def test_a_ght_admin_configures_routing_for_their_ght_only(client, site_a, ght_admin_a, ght_admin_b, model):
+    obj = OBJECTS[model](site_a)
+    client.force_login(ght_admin_a)
+    assert client.get(admin_url(model, "add")).status_code == 200
+    response = client.get(admin_url(model, "change", obj.pk))
+    assert response.status_code == 200
+    ght_choices = {choice.pk for choice in response.context["adminform"].form.fields["ght"].queryset}
+    assert ght_choices == {site_a.ght_id}
+
+    client.force_login(ght_admin_b)
+    assert client.post(admin_url(model, "delete", obj.pk), {"post": "yes"}).status_code == 302
+    assert model.objects.filter(pk=obj.pk).exists()
+    client.force_login(ght_admin_a)
+    client.post(admin_url(model, "delete", obj.pk), {"post": "yes"})
+    assert not model.objects.filter(pk=obj.pk).exists()
