@@ -21,13 +21,21 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from rest_framework.test import APIClient
 
 from sites.models import Subspecialty
-from sites.tests.factories import ModalityFactory
+from sites.tests.factories import (
+    ModalityFactory,
+    RotaMonthFactory,
+    ShiftFactory,
+    ShiftSwapFactory,
+    UnavailabilityFactory,
+)
 from worklist.models import Exam
 
 SKIPPED_PREFIXES = ("admin/", "i18n/")
 
 # Routes with an object id that need no GHT B case. Keep it short and say why.
-ALLOWLIST: dict[str, str] = {}
+ALLOWLIST: dict[str, str] = {
+    "rota_ical": "no login: the secret token is the key (sites/tests/test_rota_views.py checks unknown/revoked = 404)",
+}
 
 # Routes without an id that answer 200 but carry no tenant data.
 LIST_ALLOWLIST: dict[str, str] = {
@@ -59,6 +67,27 @@ OBJECT_KWARGS: dict[str, ObjectCase] = {
     "api:exam-take": lambda c: (c.exam_b, {"exam_id": c.exam_b.pk}),
     "api:exam-return-to-pool": lambda c: (c.exam_b, {"exam_id": c.exam_b.pk}),
     "api:exam-reassign": lambda c: (c.exam_b, {"exam_id": c.exam_b.pk}),
+    # Rota pages (sites)
+    "rota_month_detail": lambda c: ((m := RotaMonthFactory(ght=c.ght_b)), {"month_id": m.pk}),
+    "rota_month_publish": lambda c: ((m := RotaMonthFactory(ght=c.ght_b)), {"month_id": m.pk}),
+    "rota_month_unpublish": lambda c: ((m := RotaMonthFactory(ght=c.ght_b, state="published")), {"month_id": m.pk}),
+    "rota_month_export": lambda c: ((m := RotaMonthFactory(ght=c.ght_b)), {"month_id": m.pk}),
+    "shift_assign": lambda c: (
+        (s := ShiftFactory(rota_month__ght=c.ght_b, radiologist=c.radiologist_b)),
+        {"shift_id": s.pk},
+    ),
+    "unavailability_delete": lambda c: (
+        (u := UnavailabilityFactory(radiologist=c.radiologist_b)),
+        {"unavailability_id": u.pk},
+    ),
+    "shift_swap_accept": lambda c: (
+        (w := ShiftSwapFactory(shift_from__rota_month__ght=c.ght_b, requested_by=c.radiologist_b)),
+        {"swap_id": w.pk},
+    ),
+    "shift_swap_refuse": lambda c: (
+        (w := ShiftSwapFactory(shift_from__rota_month__ght=c.ght_b, requested_by=c.radiologist_b)),
+        {"swap_id": w.pk},
+    ),
     # Pages
     "exam_detail": lambda c: (c.exam_b, {"pk": c.exam_b.pk}),
     "exam_take": lambda c: (c.exam_b, {"pk": c.exam_b.pk}),

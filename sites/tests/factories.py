@@ -17,6 +17,7 @@ from sites.models import (
     RotaMonth,
     RotaSlot,
     Shift,
+    ShiftSwap,
     Site,
     Technologist,
     Unavailability,
@@ -179,12 +180,19 @@ class RotaSlotFactory(factory.django.DjangoModelFactory):
     end_time = datetime.time(23, 30)
 
 
+def _months_ahead(n: int) -> datetime.date:
+    today = datetime.date.today()
+    index = today.year * 12 + today.month - 1 + n
+    return datetime.date(index // 12, index % 12 + 1, 1)
+
+
 class RotaMonthFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = RotaMonth
 
     ght = factory.SubFactory(GhtFactory)
-    month = factory.LazyFunction(lambda: datetime.date.today().replace(day=1))
+    # A different month each time (this month, the next, …): one rota per GHT and month.
+    month = factory.Sequence(lambda n: _months_ahead(n))
 
 
 class ShiftFactory(factory.django.DjangoModelFactory):
@@ -213,3 +221,14 @@ class UnavailabilityFactory(factory.django.DjangoModelFactory):
     start = factory.LazyFunction(lambda: datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=3))
     end = factory.LazyAttribute(lambda u: u.start + datetime.timedelta(days=2))
     reason = "Congés"
+
+
+class ShiftSwapFactory(factory.django.DjangoModelFactory):
+    """A proposed swap between two shifts of the same month."""
+
+    class Meta:
+        model = ShiftSwap
+
+    shift_from = factory.SubFactory(ShiftFactory)
+    shift_to = factory.SubFactory(ShiftFactory, rota_month=factory.SelfAttribute("..shift_from.rota_month"))
+    requested_by = factory.SubFactory(RadiologistFactory)
