@@ -47,6 +47,7 @@ from dicom_gateway.simulator import build_study, write_study
 ROOT = Path(__file__).resolve().parents[1]
 STORESCU = "/usr/bin/storescu"  # dcmtk's; pynetdicom installs a look-alike in .venv/bin
 STORESCP = "/usr/bin/storescp"
+ECHOSCU = "/usr/bin/echoscu"
 # dcmtk disables Nagle's algorithm when TCP_NODELAY is set in its environment.
 DCMTK_ENV = {**os.environ, "TCP_NODELAY": "1"}
 # storescp's largest receive PDU; storescu is given the same for its responses.
@@ -102,14 +103,26 @@ def free_port() -> int:
 
 
 def wait_listening(port: int, process: subprocess.Popen, timeout: float = 60) -> None:
+    """Wait until a C-ECHO succeeds.
+
+    A DICOM probe rather than a bare TCP connect: pynetdicom keeps an
+    association thread for a connection that never sent A-ASSOCIATE-RQ until
+    the ACSE timeout, which would hold the gateway's graceful stop.
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"{process.args[0]} exited with {process.returncode} before listening")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+        echo = subprocess.run(
+            [ECHOSCU, "-aet", "BENCH_CT1", "-aec", CALLED_AE, "-to", "2", "127.0.0.1", str(port)],
+            env=DCMTK_ENV,
+            capture_output=True,
+            check=False,
+        )
+        if echo.returncode == 0:
             return
-        time.sleep(0.05)
-    raise TimeoutError(f"nothing listening on {port} after {timeout}s")
+        time.sleep(0.1)
+    raise TimeoutError(f"no C-ECHO answer on {port} after {timeout}s")
 
 
 def stop(process: subprocess.Popen | None, sig: int = signal.SIGTERM, timeout: float = 30) -> None:
@@ -296,7 +309,8 @@ class Bench:
         process = subprocess.Popen(args, cwd=ROOT, env={**self.env, "DICOM_PORT": str(port)}, stdout=log, stderr=log)
         try:
             wait_listening(port, process)
-            time.sleep(0.3 * self.processes)  # let every worker process bind before sending
+            if self.processes > 1:
+                time.sleep(1.0)  # let every worker process bind and set up before sending
             yield process, port
         finally:
             stop(process)
@@ -345,14 +359,14 @@ class RssSampler(threading.Thread):
         super().__init__(daemon=True)
         self.pid, self.interval = pid, interval
         self.peak = 0
-        self._stop = threading.Event()
+        self._done = threading.Event()
 
     def run(self) -> None:
-        while not self._stop.wait(self.interval):
+        while not self._done.wait(self.interval):
             self.peak = max(self.peak, process_tree_rss_kb(self.pid))
 
-    def stop(self) -> int:
-        self._stop.set()
+    def finish(self) -> int:
+        self._done.set()
         self.join()
         return self.peak
 
@@ -410,7 +424,9 @@ def measure_gateway(bench: Bench, shape: str, studies: list[StudyFiles], profile
         expected = sum(s.instances for s in studies)
         if (exams, instances) != (len(studies), expected):
             raise RuntimeError(f"gateway indexed {exams} exams / {instances} instances, expected {expected}")
+        _log("  waiting for READY")
         delays = bench.ready_delays(len(studies), timeout=bench.quiet + 30)
+        _log("  stopping the gateway")
     if profile and profile.exists():
         print(profile_summary(profile), flush=True)
     return {"seconds": seconds, "ready_delays": delays}
@@ -426,7 +442,7 @@ def measure_memory(bench: Bench, parts: list[StudyFiles]) -> dict:
         for part in parts:
             send(port, [part])
             after_each.append(process_tree_rss_kb(process.pid))
-        peak = sampler.stop()
+        peak = sampler.finish()
         delays = bench.ready_delays(len(parts), timeout=bench.quiet + 30)
     per_part = parts[0].instances
     # Growth after the first association (warm-up: imports, caches, connection).
@@ -521,6 +537,7 @@ def main(argv: list[str] | None = None) -> int:
     ).stdout.splitlines()[-1]
     _log(f"work directory {workdir}; generating studies")
     files = generate(workdir, counts, max(scanner_counts), memory_instances)
+    _log("studies written; creating the database")
     bench = Bench(workdir, args.quiet_seconds, args.gateway_processes)
     rows: list[Measurement] = []
     delays: list[float] = []
@@ -538,9 +555,11 @@ def main(argv: list[str] | None = None) -> int:
                         _log(f"{shape} × {scanners} scanner(s) → {receiver}")
                         if receiver == "storescp":
                             runs.append(measure_storescp(workdir, studies))
+                            _log(f"  {runs[-1]:.2f} s")
                         else:
                             result = measure_gateway(bench, shape, studies, args.py_spy)
                             runs.append(result["seconds"])
+                            _log(f"  {result['seconds']:.2f} s")
                             delays += result["ready_delays"]
                     rows.append(
                         Measurement(shape, scanners, receiver, instances, nbytes, statistics.median(runs), runs)
@@ -550,6 +569,7 @@ def main(argv: list[str] | None = None) -> int:
             memory = measure_memory(bench, files["memory"])
             delays += memory["ready_delays"]
     finally:
+        _log("stopping Celery, dropping the database")
         bench.celery_stop()
         bench.database_drop()
         if not args.workdir:

@@ -18,7 +18,7 @@ from pynetdicom import evt
 
 from core.services import audit_log
 from dicom_gateway import metrics, statuses
-from dicom_gateway.services import instance_receive
+from dicom_gateway.services import SeriesCache, instance_receive
 from sites.models import Modality
 
 logger = logging.getLogger("dicom_gateway")
@@ -42,6 +42,8 @@ class AssociationStats:
     bytes: int = 0
     exams: dict[int, int] = field(default_factory=dict)
     closed: bool = False
+    # The series indexed so far: their next instances take one SQL statement.
+    series: SeriesCache = field(default_factory=dict)
 
 
 def _stats(event: evt.Event) -> AssociationStats | None:
@@ -129,13 +131,20 @@ def handle_store(event: evt.Event) -> int:
     started = time.perf_counter()
     stats = _stats(event)
     try:
-        close_old_connections()
+        if connection.errors_occurred:
+            # A database error in this association (say PostgreSQL restarted):
+            # reconnect now, so that the scanner's retry can succeed. Calling
+            # close_old_connections() for every instance would cost a health-check
+            # round trip (CONN_HEALTH_CHECKS) per instance, while the association's
+            # thread opened its own connection moments ago (handle_requested).
+            close_old_connections()
         if stats is None or stats.modality is None:
             return statuses.PROCESSING_FAILURE
         result = instance_receive(
             data=event.encoded_dataset(include_meta=True),
             modality=stats.modality,
             abstract_syntax=event.context.abstract_syntax,
+            series_cache=stats.series,
         )
     except Exception:
         logger.exception("C-STORE from %s failed unexpectedly", stats.calling_ae if stats else "?")

@@ -250,3 +250,81 @@ def test_a_database_outage_answers_out_of_resources(modality, storage):
     retry = instance_receive(data=data, modality=modality, storage=storage)
     assert retry.status == statuses.SUCCESS
     assert len(_files(storage)) == 1
+
+
+# --- the per-association series cache (one statement per instance of a known series) ---
+
+
+def _series_payloads(count, **overrides):
+    study, series = generate_uid(), generate_uid()
+    return [
+        encode(make_dataset(StudyInstanceUID=study, SeriesInstanceUID=series, InstanceNumber=i, **overrides))
+        for i in range(count)
+    ]
+
+
+@pytest.mark.django_db
+def test_the_next_instances_of_a_known_series_take_one_query(modality, storage, django_assert_num_queries):
+    first, second, third = _series_payloads(3)
+    cache = {}
+    assert instance_receive(data=first, modality=modality, storage=storage, series_cache=cache).new_exam
+    assert len(cache) == 1
+    with django_assert_num_queries(1):
+        result = instance_receive(data=second, modality=modality, storage=storage, series_cache=cache)
+    assert result.status == statuses.SUCCESS and result.created and result.size == len(second)
+    instance_receive(data=third, modality=modality, storage=storage, series_cache=cache)
+    exam = Exam.objects.get()
+    assert result.exam_id == exam.pk
+    assert (exam.number_of_series, exam.number_of_instances) == (1, 3)
+    assert exam.received_bytes == len(first) + len(second) + len(third)
+    assert Series.objects.get().number_of_instances == 3
+    assert sorted(Instance.objects.values_list("instance_number", flat=True)) == [0, 1, 2]
+    assert len(_files(storage)) == 3
+
+
+@pytest.mark.django_db
+def test_a_resend_through_the_series_cache_duplicates_nothing(modality, storage):
+    payloads = _series_payloads(4)
+    cache = {}
+    for _ in range(2):
+        for data in payloads:
+            result = instance_receive(data=data, modality=modality, storage=storage, series_cache=cache)
+            assert result.status == statuses.SUCCESS
+    exam = Exam.objects.get()
+    assert (exam.number_of_series, exam.number_of_instances) == (1, 4)
+    assert Series.objects.get().number_of_instances == 4
+    assert Instance.objects.count() == 4
+
+
+@pytest.mark.django_db
+def test_a_changed_resend_through_the_series_cache_still_replaces(modality, storage):
+    ds = make_dataset()
+    cache = {}
+    instance_receive(data=encode(ds), modality=modality, storage=storage, series_cache=cache)
+    ds.StudyDescription = "Corrigé"
+    result = instance_receive(data=encode(ds), modality=modality, storage=storage, series_cache=cache)
+    assert result.replaced
+    assert Instance.objects.count() == 1 and Exam.objects.get().number_of_instances == 1
+
+
+@pytest.mark.django_db
+def test_a_cached_series_whose_exam_was_deleted_is_indexed_again(modality, storage):
+    first, second = _series_payloads(2)
+    cache = {}
+    instance_receive(data=first, modality=modality, storage=storage, series_cache=cache)
+    Exam.objects.all().delete()
+    result = instance_receive(data=second, modality=modality, storage=storage, series_cache=cache)
+    assert result.status == statuses.SUCCESS and result.new_exam
+    assert Exam.objects.get().number_of_instances == 1
+    assert cache[Series.objects.get().series_instance_uid].exam_id == result.exam_id
+
+
+@pytest.mark.django_db
+def test_a_cached_series_uid_reused_in_another_study_is_refused(modality, storage):
+    ds = make_dataset()
+    cache = {}
+    instance_receive(data=encode(ds), modality=modality, storage=storage, series_cache=cache)
+    other = make_dataset(SeriesInstanceUID=ds.SeriesInstanceUID)  # same series UID, new study UID
+    result = instance_receive(data=encode(other), modality=modality, storage=storage, series_cache=cache)
+    assert result.status == statuses.CANNOT_UNDERSTAND
+    assert Instance.objects.count() == 1
