@@ -16,6 +16,7 @@ or 404), never 403: its existence does not leak.
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db import models
@@ -32,9 +33,13 @@ from sites.models import (
     Radiologist,
     Region,
     Role,
+    RotaLine,
+    RotaSlot,
+    Shift,
     Site,
     Subspecialty,
     Technologist,
+    Unavailability,
     User,
 )
 from sites.selectors import (
@@ -408,3 +413,58 @@ class CredentialAdmin(GhtScopedAdmin):
     search_fields = ("radiologist__user__last_name", "radiologist__rpps", "site__name")
     list_select_related = ("radiologist__user", "site")
     date_hierarchy = "valid_from"
+
+
+# --- Rotas ------------------------------------------------------------------
+# The planner (sites/views.py) is where months are built, validated and
+# published (RotaMonth is not in the admin: its state has rules and history);
+# the admin configures lines and templates, and lets one fix single rows.
+
+
+class RotaSlotInline(GhtScopedInline, admin.TabularInline):
+    model = RotaSlot
+    ght_field = "line__ght"
+    extra = 0
+    fields = ("name", "days", "start_time", "end_time", "holiday_mode", "default_radiologist")
+
+
+@admin.register(RotaLine)
+class RotaLineAdmin(GhtScopedAdmin):
+    # A regional line without a GHT (ght null) is outside every GHT admin's
+    # scope, hence the platform administrators' alone.
+    ght_field = "ght"
+    list_display = ("name", "kind", "ght", "region", "subspecialty", "modality_types", "active")
+    list_filter = (("ght", admin.RelatedOnlyFieldListFilter), "kind", "active")
+    search_fields = ("name",)
+    list_select_related = ("ght", "region", "subspecialty")
+    filter_horizontal = ("sites",)
+    inlines = (RotaSlotInline,)
+
+    def get_readonly_fields(self, request, obj=None):
+        # Regions pool GHTs: attaching a line to one is the platform's decision.
+        return () if is_platform_admin(request.user) else ("region",)
+
+
+# One plain date-time input (ISO 8601 accepted) instead of the split date and
+# time widgets: shifts and unavailabilities are instants, often past midnight.
+INSTANT_FIELD = {"form_class": forms.DateTimeField, "widget": forms.DateTimeInput(format="%Y-%m-%d %H:%M")}
+
+
+@admin.register(Shift)
+class ShiftAdmin(GhtScopedAdmin):
+    ght_field = "rota_month__ght"
+    list_display = ("line", "start", "end", "radiologist", "rota_month")
+    list_filter = (("line", admin.RelatedOnlyFieldListFilter), "rota_month__state")
+    list_select_related = ("line", "radiologist__user", "rota_month__ght")
+    readonly_fields = ("rota_month", "line", "slot")
+    date_hierarchy = "start"
+    formfield_overrides = {models.DateTimeField: INSTANT_FIELD}
+
+
+@admin.register(Unavailability)
+class UnavailabilityAdmin(GhtScopedAdmin):
+    ght_field = "radiologist__user__ght"
+    list_display = ("radiologist", "start", "end", "reason")
+    list_select_related = ("radiologist__user",)
+    date_hierarchy = "start"
+    formfield_overrides = {models.DateTimeField: INSTANT_FIELD}

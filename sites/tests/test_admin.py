@@ -23,9 +23,12 @@ from sites.models import (
     Radiologist,
     Region,
     Role,
+    RotaLine,
+    Shift,
     Site,
     Subspecialty,
     Technologist,
+    Unavailability,
     User,
 )
 from sites.tests.factories import (
@@ -34,8 +37,11 @@ from sites.tests.factories import (
     PacsNodeFactory,
     RadiologistFactory,
     RegionFactory,
+    RotaSlotFactory,
+    ShiftFactory,
     SiteFactory,
     TechnologistFactory,
+    UnavailabilityFactory,
     UserFactory,
 )
 
@@ -53,6 +59,17 @@ GHT_SCOPED: dict[type[models.Model], ScopedCase] = {
         lambda site: CredentialFactory(site=site, radiologist__user__ght=site.ght),
         "contract_type",
         Credential.Contract.LOCUM,
+    ),
+    RotaLine: (lambda site: RotaSlotFactory(line__ght=site.ght, line__sites=[site]).line, "name", "PIRATE"),
+    Shift: (
+        lambda site: ShiftFactory(rota_month__ght=site.ght, line__sites=[site]),
+        "end",
+        datetime.datetime(2040, 1, 1, 12, tzinfo=datetime.UTC),
+    ),
+    Unavailability: (
+        lambda site: UnavailabilityFactory(radiologist__user__ght=site.ght),
+        "reason",
+        "PIRATE",
     ),
 }
 # Models that belong to no GHT: the platform administrators' alone.
@@ -452,3 +469,18 @@ def test_it_adds_a_radiologist_profile_with_a_valid_rpps_only(client, ght_a, ght
     payload[f"{prefix}-0-rpps"] = body + luhn_key(body)
     assert client.post(url, payload).status_code == 302
     assert Radiologist.objects.get(user=user).rpps == body + luhn_key(body)
+
+
+def test_it_keeps_regional_lines_without_a_ght_to_the_platform_admin(client, site_a, ght_admin_a, platform_admin):
+    region = RegionFactory()
+    site_a.ght.region = region
+    site_a.ght.save()
+    regional = RotaLine.objects.create(region=region, name="Neuro AVC régional")
+    regional.sites.set([site_a])
+
+    client.force_login(ght_admin_a)
+    assert regional not in client.get(admin_url(RotaLine, "changelist")).context["cl"].result_list
+    assert_missing(client.get(admin_url(RotaLine, "change", regional.pk)))
+
+    client.force_login(platform_admin)
+    assert client.get(admin_url(RotaLine, "change", regional.pk)).status_code == 200
