@@ -1,11 +1,16 @@
 """Run the DICOM gateway in the foreground (the Procfile's ``gateway`` process)."""
 
+from __future__ import annotations
+
 import logging
 import signal
+import subprocess
+import sys
 import threading
+import time
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from prometheus_client import start_http_server
 
 from dicom_gateway.ae import build_ae, gateway_address
@@ -18,9 +23,27 @@ logger = logging.getLogger("dicom_gateway")
 class Command(BaseCommand):
     help = "Start the DICOM gateway (C-ECHO, C-STORE) and block until SIGTERM/SIGINT."
 
+    def add_arguments(self, parser) -> None:
+        parser.add_argument(
+            "--processes",
+            type=int,
+            default=settings.DICOM_GATEWAY_PROCESSES,
+            help=(
+                "Listener processes sharing the port through SO_REUSEPORT (the kernel spreads "
+                "associations between them). One process is bound by the GIL to about one core."
+            ),
+        )
+        # Internal: a listener started by a parent with --processes N (no orphan cleanup:
+        # its siblings' temporary files are in flight).
+        parser.add_argument("--worker-index", type=int, default=None, help="(internal)")
+
     def handle(self, *args, **options) -> None:
-        address = gateway_address()
+        processes: int = options["processes"]
+        worker_index: int | None = options["worker_index"]
+        if processes < 1:
+            raise CommandError("--processes must be at least 1")
         stop = threading.Event()
+        address = gateway_address()
 
         def request_stop(signum: int, _frame) -> None:
             logger.info("DICOM gateway %s: %s received, shutting down", address.ae_title, signal.Signals(signum).name)
@@ -30,15 +53,23 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, request_stop)
         signal.signal(signal.SIGINT, request_stop)
 
-        # Temporary files of a crashed run were never acknowledged: remove them.
-        removed = get_storage().clean_orphans()
-        if removed:
-            logger.info("removed %s orphan temporary file(s) from the store", removed)
+        if worker_index is None:
+            # Temporary files of a crashed run were never acknowledged: remove them,
+            # once, before any listener starts writing new ones.
+            removed = get_storage().clean_orphans()
+            if removed:
+                logger.info("removed %s orphan temporary file(s) from the store", removed)
+        if processes > 1 and worker_index is None:
+            self._supervise(processes, stop)
+            return
+        self._listen(address, stop, worker_index or 0)
+
+    def _listen(self, address, stop: threading.Event, worker_index: int) -> None:
         if settings.GATEWAY_METRICS_PORT:
-            start_http_server(settings.GATEWAY_METRICS_PORT, addr=settings.GATEWAY_METRICS_BIND)
-            logger.info(
-                "gateway metrics at http://%s:%s/metrics", settings.GATEWAY_METRICS_BIND, settings.GATEWAY_METRICS_PORT
-            )
+            # One registry per process: listener i serves its metrics on the port + i.
+            port = settings.GATEWAY_METRICS_PORT + worker_index
+            start_http_server(port, addr=settings.GATEWAY_METRICS_BIND)
+            logger.info("gateway metrics at http://%s:%s/metrics", settings.GATEWAY_METRICS_BIND, port)
 
         gateway = Gateway(build_ae(), address.host, address.port)
         gateway.start()
@@ -50,3 +81,33 @@ class Command(BaseCommand):
             # Stop accepting, let in-flight stores finish (they answer only once durable).
             aborted = gateway.stop()
             logger.info("DICOM gateway %s stopped (%s association(s) aborted)", address.ae_title, aborted)
+
+    def _supervise(self, processes: int, stop: threading.Event) -> None:
+        """Start N listeners on the same port and stop them together.
+
+        Separate processes, not threads: pynetdicom's per-message work holds the
+        GIL, so one process uses about one core however many scanners send. If
+        a listener dies, the others are stopped gracefully and the command
+        fails, so that the process supervisor restarts the whole gateway.
+        """
+        command = [sys.executable, str(settings.BASE_DIR / "manage.py"), "run_gateway", "--processes", "1"]
+        children = [subprocess.Popen([*command, "--worker-index", str(i)]) for i in range(processes)]
+        logger.info("DICOM gateway: %s listener processes %s", processes, [c.pid for c in children])
+        failed = None
+        while not stop.wait(timeout=0.5):
+            failed = next((c for c in children if c.poll() is not None), None)
+            if failed is not None:
+                logger.error("listener process %s exited with %s; stopping the others", failed.pid, failed.returncode)
+                break
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + settings.DICOM_SHUTDOWN_GRACE_SECONDS + 5
+        for child in children:
+            try:
+                child.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+        if failed is not None:
+            raise CommandError(f"listener process {failed.pid} exited with {failed.returncode}")
