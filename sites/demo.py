@@ -12,19 +12,29 @@ zone). Every person, number and patient here is invented:
   to a real machine;
 - patients are named DEMO^Patient^… and their UIDs are under the 2.25 root.
 
+Rotas: a CT on-call (PDS) line and scheduled sessions for GHT Bretagne
+Occidentale, a regional stroke (neuro AVC) line held by neuroradiologists of
+both Breton GHTs, and the Rennes neuroradiologists' lines for CH Cayenne; this
+month and the next are generated from the French default templates, filled
+round robin and published, so that routing finds a reader at any time.
+
 The data is plain structures so that it reads like a table; ``demo_load``
 writes it with update_or_create on natural keys (FINESS, AE title, username,
 RPPS, Study Instance UID), so running it twice changes nothing.
 """
 
 import datetime
+import logging
 import uuid
+import zoneinfo
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.utils import timezone
 
+from core.exceptions import ApplicationError
 from sites.identifiers import luhn_key
 from sites.models import (
     Credential,
@@ -34,12 +44,20 @@ from sites.models import (
     Radiologist,
     Region,
     Role,
+    RotaLine,
+    RotaMonth,
+    Shift,
     Site,
     Subspecialty,
     Technologist,
     User,
 )
+from sites.rota_validation import is_night
+from sites.rotas import rota_line_create_defaults, rota_month_generate, rota_month_next, rota_month_publish
+from sites.selectors import radiologist_list_eligible_for_line
 from worklist.models import Exam, ExamStatus, Priority
+
+logger = logging.getLogger(__name__)
 
 # One password for every demo account, printed by seed_demo and in README.md.
 DEMO_PASSWORD = "teleradio-demo"  # noqa: S105 - published on purpose: demo accounts only
@@ -89,6 +107,7 @@ class DemoSite:
     address: str
     duty_phone: str
     timezone: str = "Europe/Paris"
+    holiday_subdivision: str = ""  # extra public holidays for rotas (e.g. "973" Guyane)
 
 
 @dataclass(frozen=True)
@@ -153,7 +172,8 @@ SITES = (
     DemoSite("VITRE", "hb", "CH de Vitré", "CH Vitré", fictitious_finess("35", 2),
              "30 route de Rennes, 35500 Vitré", "02 61 91 02 02"),
     DemoSite("CAYENNE", "gf", "CH de Cayenne", "CH Cayenne", fictitious_finess("9C", 1),
-             "Avenue des Flamboyants, 97300 Cayenne", "02 61 91 03 01", timezone="America/Cayenne"),
+             "Avenue des Flamboyants, 97300 Cayenne", "02 61 91 03 01", timezone="America/Cayenne",
+             holiday_subdivision="973"),
 )
 # fmt: on
 
@@ -180,9 +200,9 @@ RADIOLOGISTS = (
     DemoRadiologist("dr.martin", "Camille", "Martin", "bo", fictitious_rpps(1), ("neuro", "emergency"),
                     (("BREST", H), ("LANDERNEAU", T), ("CARHAIX", T))),
     DemoRadiologist("dr.legall", "Yann", "Le Gall", "bo", fictitious_rpps(2), ("abdo",),
-                    (("BREST", H), ("LANDERNEAU", T))),
+                    (("BREST", H), ("LANDERNEAU", T), ("CARHAIX", T))),
     DemoRadiologist("dr.kerboul", "Maëlle", "Kerboul", "bo", fictitious_rpps(3), ("msk",),
-                    (("BREST", H), ("CARHAIX", T))),
+                    (("BREST", H), ("CARHAIX", T), ("LANDERNEAU", T))),
     DemoRadiologist("dr.quemener", "Erwan", "Quéméner", "bo", fictitious_rpps(4), ("thorax", "emergency"),
                     (("BREST", H), ("LANDERNEAU", T), ("CARHAIX", T))),
     DemoRadiologist("dr.morvan", "Soizic", "Morvan", "bo", fictitious_rpps(5), ("pediatric",),
@@ -192,13 +212,16 @@ RADIOLOGISTS = (
     DemoRadiologist("dr.guivarch", "Anne", "Guivarc'h", "bo", fictitious_rpps(7), ("breast",),
                     (("CARHAIX", H), ("BREST", T))),
     # GHT Haute-Bretagne: CHU Rennes reads for Vitré; its neuroradiologists
-    # also read for CH Cayenne under a teleradiology agreement.
+    # also read for CH Cayenne under a teleradiology agreement, and two of them
+    # hold the regional stroke (AVC) line of the Finistère sites.
     DemoRadiologist("dr.lebris", "Tristan", "Le Bris", "hb", fictitious_rpps(8), ("neuro",),
                     (("RENNES", H), ("VITRE", T), ("CAYENNE", T))),
     DemoRadiologist("dr.hamon", "Clémence", "Hamon", "hb", fictitious_rpps(9), ("neuro", "interventional"),
-                    (("RENNES", H), ("CAYENNE", T))),
+                    (("RENNES", H), ("CAYENNE", T), ("BREST", T), ("LANDERNEAU", T), ("CARHAIX", T))),
     DemoRadiologist("dr.jaouen", "Katell", "Jaouen", "hb", fictitious_rpps(10), ("neuro", "ent"),
-                    (("RENNES", H), ("CAYENNE", T))),
+                    (("RENNES", H), ("CAYENNE", T), ("BREST", T), ("LANDERNEAU", T), ("CARHAIX", T))),
+    DemoRadiologist("dr.guillou", "Gaëlle", "Guillou", "hb", fictitious_rpps(16), ("neuro",),
+                    (("RENNES", H), ("CAYENNE", T), ("BREST", T), ("LANDERNEAU", T), ("CARHAIX", T))),
     DemoRadiologist("dr.riou", "Mathieu", "Riou", "hb", fictitious_rpps(11), ("cardiac", "thorax"),
                     (("RENNES", H), ("VITRE", T))),
     DemoRadiologist("dr.cadiou", "Léa", "Cadiou", "hb", fictitious_rpps(12), ("uro", "abdo"),
@@ -232,6 +255,32 @@ EXAMS = (
     DemoExam("brest-head-ct", "BREST", "CT", "Scanner cérébral (traumatisme crânien)", "HEAD",
              "DEMO^Patient^Sept", "M", datetime.date(2001, 8, 8), Priority.URGENT, ExamStatus.RECEIVING, 2,
              instances=80),
+)
+# fmt: on
+
+
+@dataclass(frozen=True)
+class DemoRotaLine:
+    ght: str
+    name: str
+    kind: RotaLine.Kind
+    sites: tuple[str, ...]
+    subspecialty: str | None = None
+    modality_types: str = ""
+    regional: bool = False  # a line of the regional platform, planned by ``ght``
+
+
+# Lines with the French default slots (sites.rota.DEFAULT_TEMPLATES).
+# fmt: off
+ROTA_LINES = (
+    DemoRotaLine("bo", "PDS scanner GHT Bretagne Occidentale", RotaLine.Kind.ON_CALL,
+                 ("BREST", "LANDERNEAU", "CARHAIX"), modality_types="CT"),
+    DemoRotaLine("bo", "Vacations programmées CHU Brest", RotaLine.Kind.SCHEDULED, ("BREST",)),
+    DemoRotaLine("bo", "Neuro AVC régional", RotaLine.Kind.ON_CALL, ("BREST", "LANDERNEAU", "CARHAIX"),
+                 subspecialty="neuro", regional=True),
+    DemoRotaLine("gf", "Neuroradiologie CH Cayenne (CHU Rennes)", RotaLine.Kind.ON_CALL, ("CAYENNE",),
+                 modality_types="CT,MR"),
+    DemoRotaLine("gf", "Vacations CH Cayenne (CHU Rennes)", RotaLine.Kind.SCHEDULED, ("CAYENNE",)),
 )
 # fmt: on
 
@@ -306,6 +355,7 @@ def demo_load() -> DemoLoadResult:
                 "timezone": s.timezone,
                 "address": s.address,
                 "duty_phone": s.duty_phone,
+                "holiday_subdivision": s.holiday_subdivision,
                 "active": True,
             },
         )
@@ -398,6 +448,8 @@ def demo_load() -> DemoLoadResult:
             },
         )
 
+    months = demo_rota_load(ghts=ghts, sites=sites, region=region)
+
     counts = {
         "regions": 1,
         "GHTs": len(GHTS),
@@ -407,5 +459,117 @@ def demo_load() -> DemoLoadResult:
         "MERMs": len(TECHNOLOGISTS),
         "administrators": len(ADMINS),
         "exams": len(EXAMS),
+        "rota lines": len(ROTA_LINES),
+        "published rota months": months,
     }
     return DemoLoadResult(accounts=accounts, counts=counts)
+
+
+def _demo_line(spec: DemoRotaLine, *, ghts: dict[str, Ght], sites: dict[str, Site], region: Region) -> RotaLine:
+    """The line called ``spec.name`` in its GHT, created with the French default slots the first time."""
+    ght = ghts[spec.ght]
+    subspecialty = Subspecialty.objects.get(code=spec.subspecialty) if spec.subspecialty else None
+    line = RotaLine.objects.filter(ght=ght, name=spec.name).first()
+    if line is None:
+        line = rota_line_create_defaults(
+            ght=ght,
+            name=spec.name,
+            sites=[sites[key] for key in spec.sites],
+            kind=spec.kind,
+            subspecialty=subspecialty,
+            modality_types=spec.modality_types,
+            region=region if spec.regional else None,
+        )
+    line.sites.set([sites[key] for key in spec.sites])
+    return line
+
+
+@dataclass
+class _Busy:
+    """What a radiologist already holds, for the demo's greedy filling."""
+
+    spans: list[tuple[datetime.datetime, datetime.datetime]]
+    night_ends: list[datetime.datetime]
+    hours: float = 0.0
+
+
+def _fill_round_robin(shifts: list[Shift], eligible: dict[int, list[Radiologist]], busy: dict[int, _Busy]) -> None:
+    """Give each shift (in time order) to an eligible radiologist who is free and rested.
+
+    Greedy and good enough for a demo: it prefers the radiologist whose last
+    shift on the same line ends when this one starts (an evening runs into
+    the night), then the least loaded. It never creates an overlap or breaks
+    the rest rule; a shift with no such candidate stays unfilled.
+    """
+    rest = datetime.timedelta(hours=settings.ROTA_REST_HOURS)
+    last_on_line: dict[int, tuple[int, datetime.datetime]] = {}
+    for shift in sorted(shifts, key=lambda s: s.start):
+        tz = shift.rota_month.ght.timezone
+        candidates = []
+        for radiologist in eligible[shift.line_id]:
+            state = busy.setdefault(radiologist.pk, _Busy([], []))
+            if any(start < shift.end and shift.start < end for start, end in state.spans):
+                continue
+            if any(end <= shift.start < end + rest for end in state.night_ends):
+                continue
+            continuing = last_on_line.get(shift.line_id) == (radiologist.pk, shift.start)
+            candidates.append((not continuing, state.hours, radiologist.pk, radiologist))
+        if not candidates:
+            continue
+        *_, chosen = min(candidates, key=lambda c: c[:3])
+        shift.radiologist = chosen
+        state = busy[chosen.pk]
+        state.spans.append((shift.start, shift.end))
+        state.hours += (shift.end - shift.start).total_seconds() / 3600
+        if is_night(shift.start, shift.end, tz):
+            state.night_ends.append(shift.end)
+        last_on_line[shift.line_id] = (chosen.pk, shift.end)
+
+
+def demo_rota_load(*, ghts: dict[str, Ght], sites: dict[str, Site], region: Region) -> int:
+    """Rota lines, and published rotas for this month and the next, so that routing has shifts at any time.
+
+    A month that exists already is left as it is (a demo user may have edited
+    it), so a second run changes nothing; a new month is generated from the
+    templates, filled round robin by the credentialed radiologists (no
+    overlap, rest after nights respected) and published.
+
+    Returns:
+        The number of published demo months.
+    """
+    lines = [_demo_line(spec, ghts=ghts, sites=sites, region=region) for spec in ROTA_LINES]
+    demo_ghts = {line.ght for line in lines}
+    created: list[RotaMonth] = []
+    for ght in demo_ghts:
+        this_month = timezone.localdate(timezone=zoneinfo.ZoneInfo(ght.timezone)).replace(day=1)
+        for month in (this_month, rota_month_next(ght=ght, today=this_month)):
+            if not RotaMonth.objects.filter(ght=ght, month=month).exists():
+                created.append(rota_month_generate(ght=ght, month=month, by=None))
+    if created:
+        shifts = list(Shift.objects.filter(rota_month__in=created).select_related("rota_month__ght", "line"))
+        eligible = {
+            line.pk: list(radiologist_list_eligible_for_line(line=line, day=CREDENTIALS_FROM)) for line in lines
+        }
+        people = {r.pk for rs in eligible.values() for r in rs}
+        busy: dict[int, _Busy] = {}
+        # What the demo radiologists already hold (earlier months, other GHTs) counts too.
+        for held in (
+            Shift.objects.filter(radiologist__in=people)
+            .exclude(rota_month__in=created)
+            .select_related("rota_month__ght")
+        ):
+            state = busy.setdefault(held.radiologist_id, _Busy([], []))
+            state.spans.append((held.start, held.end))
+            if is_night(held.start, held.end, held.rota_month.ght.timezone):
+                state.night_ends.append(held.end)
+        _fill_round_robin(shifts, eligible, busy)
+        Shift.objects.bulk_update(shifts, ["radiologist"], batch_size=500)
+        for rota_month in sorted(created, key=lambda m: m.month):
+            try:
+                rota_month_publish(rota_month=rota_month, by=None)
+            except ApplicationError as error:
+                # Left as a draft for the planner to finish; the demo still loads.
+                logger.warning("demo rota %s not published: %s %s", rota_month, error.message, error.extra)
+    return RotaMonth.objects.filter(
+        ght__in=demo_ghts, state=RotaMonth.State.PUBLISHED, month__gte=datetime.date.today().replace(day=1)
+    ).count()
