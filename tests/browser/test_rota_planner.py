@@ -36,7 +36,7 @@ def test_an_admin_builds_fills_and_publishes_next_months_rota(
 
     # The draft month: every shift is a gap the validation panel lists.
     expect(page.get_by_test_id("rota-state")).to_have_text("brouillon")
-    month_url = re.compile(r"/rota/\d+/$")
+    month_url = re.compile(r"/rota/\d+/(#shift-\d+)?$")
     expect(page).to_have_url(month_url)
     unfilled = page.locator(".shift.unfilled")
     count = unfilled.count()
