@@ -378,7 +378,20 @@ def py_spy(pid: int, output: Path | None) -> Iterator[None]:
         yield
         return
     recorder = subprocess.Popen(
-        ["py-spy", "record", "--format", "raw", "--rate", "250", "--subprocesses", "-o", str(output), "-p", str(pid)],
+        [
+            "py-spy",
+            "record",
+            "--format",
+            "raw",
+            "--rate",
+            "250",
+            "--nonblocking",
+            "--subprocesses",
+            "-o",
+            str(output),
+            "-p",
+            str(pid),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
