@@ -120,8 +120,12 @@ def test_the_footer_switches_the_pages_to_english(page: Page, live_server, demo)
 
     expect(page).to_have_url(f"{live_server.url}/worklist/")
     expect(page.locator("html")).to_have_attribute("lang", "en")
-    expect(page.get_by_role("heading", name="Worklist")).to_be_visible()
-    expect(page.get_by_role("columnheader", name="Priority")).to_be_visible()
+    expect(page.get_by_role("heading", name="Worklist", exact=True)).to_be_visible()
+    # Both tables, "my exams" and the GHT pool, have English column headers.
+    for section in ("mine", "pool"):
+        expect(page.get_by_test_id(section).get_by_role("columnheader", name="Priority")).to_be_visible()
+    expect(page.get_by_role("heading", name="My exams")).to_be_visible()
+    expect(page.get_by_role("heading", name="GHT pool")).to_be_visible()
     expect(page.get_by_role("button", name="Log out")).to_be_visible()
 
     # The choice holds on the next page, and can be undone the same way.
