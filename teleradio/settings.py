@@ -128,6 +128,7 @@ LOGOUT_REDIRECT_URL = "login"
 LANGUAGE_CODE = env.str("LANGUAGE_CODE", default="fr")
 LANGUAGES = [("fr", _("Français")), ("en", _("English"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+FORMAT_MODULE_PATH = ["teleradio.formats"]  # SHORT_DATE(TIME)_FORMAT: d/m/Y in French, ISO in English
 TIME_ZONE = "Europe/Paris"
 USE_I18N = True
 USE_TZ = True  # stored in UTC; shown in each site's zone
