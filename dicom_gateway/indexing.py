@@ -106,8 +106,12 @@ def _sex(ds: Dataset) -> str:
     return value if value in {"M", "F", "O"} else ""
 
 
-def index_dataset(ds: Dataset, *, tz_name: str = "Europe/Paris") -> InstanceIndex:
+def index_dataset(ds: Dataset, *, tz_name: str = "Europe/Paris", identifiers_only: bool = False) -> InstanceIndex:
     """Extract the identifiers and the worklist fields of one instance.
+
+    With ``identifiers_only``, the exam and series fields are left empty: the
+    next instances of a series the gateway already indexed need only their
+    identifiers, and decoding the text attributes costs more than storing.
 
     Raises:
         InvalidDataset: a required UID is missing or malformed.
@@ -116,6 +120,15 @@ def index_dataset(ds: Dataset, *, tz_name: str = "Europe/Paris") -> InstanceInde
     sop_instance_uid = check_uid(ds.get("SOPInstanceUID"), "SOPInstanceUID")
     study_uid = check_uid(ds.get("StudyInstanceUID"), "StudyInstanceUID")
     series_uid = check_uid(ds.get("SeriesInstanceUID"), "SeriesInstanceUID")
+    instance = {"instance_number": _int(ds, "InstanceNumber")}
+    if identifiers_only:
+        return InstanceIndex(
+            study_instance_uid=study_uid,
+            series_instance_uid=series_uid,
+            sop_instance_uid=sop_instance_uid,
+            sop_class_uid=sop_class_uid,
+            instance=instance,
+        )
     modality = _text(ds, "Modality", 16)
     body_part = _text(ds, "BodyPartExamined", 64)
     exam = {
@@ -137,7 +150,6 @@ def index_dataset(ds: Dataset, *, tz_name: str = "Europe/Paris") -> InstanceInde
         "modality": modality,
         "body_part_examined": body_part,
     }
-    instance = {"instance_number": _int(ds, "InstanceNumber")}
     return InstanceIndex(
         study_instance_uid=study_uid,
         series_instance_uid=series_uid,

@@ -107,7 +107,13 @@ def instance_receive(
     """
     try:
         ds = parse_part10(data)
-        index = index_dataset(ds, tz_name=modality.site.timezone)
+        index = index_dataset(ds, identifiers_only=True)
+        known = series_cache.get(index.series_instance_uid) if series_cache is not None else None
+        # The one-statement path relies on PostgreSQL's data-modifying CTEs; SQLite
+        # (the zero-install default) always takes the full path.
+        if known is None or known.study_instance_uid != index.study_instance_uid or connection.vendor != "postgresql":
+            known = None
+            index = index_dataset(ds, tz_name=modality.site.timezone)
     except (InvalidDataset, TruncatedDataset) as exc:
         return ReceiveResult(status=statuses.CANNOT_UNDERSTAND, reason=str(exc))
     except Exception as exc:  # noqa: BLE001 - any parse failure means "cannot understand"
@@ -123,8 +129,7 @@ def instance_receive(
         return ReceiveResult(status=statuses.OUT_OF_RESOURCES, reason=f"storage: {exc}")
 
     transfer_syntax = str(getattr(ds.file_meta, "TransferSyntaxUID", "") or "")
-    known = series_cache.get(index.series_instance_uid) if series_cache is not None else None
-    if known is not None and known.study_instance_uid == index.study_instance_uid:
+    if known is not None:
         try:
             exam_id = _index_in_known_series(index, known, stored.key, stored.size, transfer_syntax)
         except DatabaseError as exc:
@@ -134,6 +139,7 @@ def instance_receive(
             return ReceiveResult(status=statuses.SUCCESS, exam_id=exam_id, created=True, size=stored.size)
         # Not a plain new instance (a re-send, or the rows went away): the full path decides.
         series_cache.pop(index.series_instance_uid, None)
+        index = index_dataset(ds, tz_name=modality.site.timezone)
     for attempt in range(3):
         try:
             result, series_id = _index(index, modality, stored.key, stored.size, transfer_syntax, storage)

@@ -108,7 +108,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # SQLite is only the zero-install default: several processes (web, gateway,
     # worker) share the file, so wait for locks instead of failing at once.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "timeout": 20,
+            # IMMEDIATE: a transaction takes the write lock when it starts, so two
+            # writers queue instead of one failing at once with "database is locked"
+            # when it upgrades its read lock; WAL lets pages read while the gateway writes.
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;",
+        }
+    )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "sites.User"
@@ -173,6 +182,8 @@ DICOM_MAX_PDU = env.int("DICOM_MAX_PDU", default=262144)  # bytes; larger PDUs, 
 DICOM_ACSE_TIMEOUT = env.float("DICOM_ACSE_TIMEOUT", default=30.0)
 DICOM_DIMSE_TIMEOUT = env.float("DICOM_DIMSE_TIMEOUT", default=60.0)
 DICOM_NETWORK_TIMEOUT = env.float("DICOM_NETWORK_TIMEOUT", default=120.0)  # idle association
+# pynetdicom's DUL idle poll: lower answers faster, costs more CPU per idle association.
+DICOM_DUL_POLL_SECONDS = env.float("DICOM_DUL_POLL_SECONDS", default=0.0002)
 DICOM_SHUTDOWN_GRACE_SECONDS = env.float("DICOM_SHUTDOWN_GRACE_SECONDS", default=30.0)
 # Listener processes sharing DICOM_PORT (SO_REUSEPORT); about one core each (the GIL).
 DICOM_GATEWAY_PROCESSES = env.int("DICOM_GATEWAY_PROCESSES", default=1)

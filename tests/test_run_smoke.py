@@ -182,10 +182,12 @@ def test_zero_install_run(tmp_path):
         # A study from the simulator, through the gateway, to READY by beat and the worker.
         sent = _manage(env, "simulate_scanner", "--ae", "CT_LANDERNEAU", "--study", "small", "--count", "5")
         assert "5 instance(s) stored" in sent
+        # READY, then routed by the worker: to the demo radiologist on duty, or the GHT's pool.
         deadline = time.monotonic() + 40
         ready_query = (
             "from worklist.models import Exam; "
-            "print(Exam.objects.filter(status='READY', routed_at__isnull=False, number_of_instances=5).count())"
+            "print(Exam.objects.filter(status__in=['READY', 'ASSIGNED'], routed_at__isnull=False,"
+            " number_of_instances=5).count())"
         )
         while _manage(env, "shell", "--no-startup", "-v", "0", "-c", ready_query).strip() != "1":
             assert time.monotonic() < deadline, "the simulated study never became READY:\n" + output.text()
