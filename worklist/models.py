@@ -211,6 +211,12 @@ class RoutingRule(models.Model):
     strict = models.BooleanField(
         _("stricte"), default=False, help_text=_("Sans spécialiste de garde : pool (stricte) ou lecteur généraliste.")
     )
+    deadline_minutes = models.PositiveIntegerField(
+        _("délai garanti (minutes)"),
+        null=True,
+        blank=True,
+        help_text=_("Vide : le délai de la priorité. Sinon, le délai des examens orientés par cette règle."),
+    )
     active = models.BooleanField(_("active"), default=True)
 
     class Meta:

@@ -98,6 +98,7 @@ class Rule:
     requested_subspecialty: str = ""
     max_age_years: int | None = None  # e.g. 15 for paediatrics
     strict: bool = False  # no such reader on duty: pool (True) or general readers (False)
+    deadline_minutes: int | None = None  # the rule's own délai garanti, if any
 
     def matches(self, exam: ExamFacts) -> bool:
         if self.modalities and exam.modality not in self.modalities:

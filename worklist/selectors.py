@@ -227,6 +227,7 @@ def routing_inputs_for_exam(*, exam: Exam, at: datetime.datetime) -> RoutingInpu
             requested_subspecialty=r.requested_subspecialty.code if r.requested_subspecialty_id else "",
             max_age_years=r.max_age_years,
             strict=r.strict,
+            deadline_minutes=r.deadline_minutes,
         )
         for r in RoutingRule.objects.filter(ght_id=site.ght_id, active=True).select_related(
             "subspecialty", "requested_subspecialty"

@@ -222,8 +222,11 @@ def _sla_start(exam: Exam, at: datetime.datetime) -> datetime.datetime:
     return exam.ready_at or exam.received_at or at
 
 
-def _deadline(*, exam: Exam, ght_id: int, at: datetime.datetime) -> datetime.datetime:
-    """Délai garanti: the GHT's SlaPolicy for the priority, else settings.ROUTING_SLA_MINUTES."""
+def _deadline(*, exam: Exam, ght_id: int, at: datetime.datetime, rule_minutes: int | None = None) -> datetime.datetime:
+    """Délai garanti: the matched rule's own deadline, else the GHT's SlaPolicy for the
+    priority, else settings.ROUTING_SLA_MINUTES."""
+    if rule_minutes:
+        return _sla_start(exam, at) + datetime.timedelta(minutes=rule_minutes)
     policy = SlaPolicy.objects.filter(ght_id=ght_id, priority=exam.priority).values_list("deadline_minutes", flat=True)
     minutes = policy.first() or settings.ROUTING_SLA_MINUTES.get(exam.priority, 1440)
     return _sla_start(exam, at) + datetime.timedelta(minutes=minutes)
@@ -342,7 +345,8 @@ def exam_route(
     if exam.routed_at is None:
         values["routed_at"] = at
     if exam.deadline_at is None:
-        values["deadline_at"] = _deadline(exam=exam, ght_id=ght_id, at=at)
+        rule_minutes = next((r.deadline_minutes for r in inputs.rules if r.id == decision.rule_id), None)
+        values["deadline_at"] = _deadline(exam=exam, ght_id=ght_id, at=at, rule_minutes=rule_minutes)
 
     if decision.reader_id is not None:
         reader = User.objects.get(pk=decision.reader_id)

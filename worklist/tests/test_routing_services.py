@@ -89,6 +89,27 @@ def test_a_ght_sla_policy_overrides_the_default_deadline(site_a, radiologist_a, 
     assert exam.deadline_at == AT + datetime.timedelta(minutes=45)
 
 
+def test_a_matching_rule_with_its_own_deadline_overrides_the_priority(site_a, radiologist_a, night):
+    from sites.models import Subspecialty
+    from worklist.models import RoutingRule
+
+    SlaPolicy.objects.create(ght=site_a.ght, priority="STANDARD", deadline_minutes=600)
+    RoutingRule.objects.create(
+        ght=site_a.ght,
+        name="AVC",
+        subspecialty=Subspecialty.objects.get(code="neuro"),
+        body_part_pattern="HEAD",
+        deadline_minutes=20,
+    )
+    head, chest = _ready(site_a, body_part_examined="HEAD"), _ready(site_a, body_part_examined="CHEST")
+    exam_route(exam_id=head.pk, at=AT)
+    exam_route(exam_id=chest.pk, at=AT)
+    head.refresh_from_db()
+    chest.refresh_from_db()
+    assert head.deadline_at == AT + datetime.timedelta(minutes=20)
+    assert chest.deadline_at == AT + datetime.timedelta(minutes=600)
+
+
 def test_nobody_on_duty_puts_the_exam_in_the_pool_and_alerts_the_ght_admins(
     site_a, radiologist_a, night, ght_admin_a, ght_admin_b, django_capture_on_commit_callbacks
 ):
