@@ -13,8 +13,6 @@ app.autodiscover_tasks()
 
 # Periodic sweeps (the database says what is pending; these only re-queue).
 app.conf.beat_schedule = {
-    # every minute: proves beat → broker → worker end to end in the logs
-    "core-heartbeat": {"task": "core.tasks.heartbeat", "schedule": 60.0},
     # every second (EXAM_STABLE_SWEEP_SECONDS): RECEIVING exams quiet for EXAM_QUIET_SECONDS → READY,
     # and urgent exams still RECEIVING routed at their first instance
     "exams-mark-stable": {

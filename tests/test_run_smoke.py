@@ -193,9 +193,9 @@ def test_zero_install_run(tmp_path):
             assert time.monotonic() < deadline, "the simulated study never became READY:\n" + output.text()
             time.sleep(1)
 
-        # A task through the filesystem broker: sent from another process, run by the worker.
-        _manage(env, "shell", "--no-startup", "-v", "0", "-c", "from core.tasks import heartbeat; heartbeat.delay()")
-        output.wait_for(r"worker\.1 .*Task core\.tasks\.heartbeat\[[0-9a-f-]+\] succeeded", timeout=30)
+        # The routing above ran in the worker, queued by beat through the filesystem
+        # broker: the READY and routed exam proves the whole chain.
+        assert "Traceback" not in output.text(), output.text()
 
         # Ctrl-C in a terminal: SIGINT to honcho's group (its children have their own).
         started = time.monotonic()

@@ -231,10 +231,13 @@ def route(
     best = min(at_level, key=lambda s: (load.get(s.radiologist_id, 0.0), s.radiologist_id, s.line_id))
     candidates = tuple(sorted({s.radiologist_id for s in at_level}))
     current = load.get(best.radiologist_id, 0.0)
+    if len(candidates) == 1:
+        choice = "seul lecteur possible"
+    else:
+        choice = f"le moins chargé des {len(candidates)} lecteurs possibles (charge {current:g})"
     reason = (
         f"{best.radiologist_name} : de garde sur « {best.line_name} » ({LEVEL_LABELS[level]}), "
-        f"habilité pour {exam.site_name or 'cet établissement'}, "
-        f"charge {current:g} parmi {len(candidates)} lecteur(s) possible(s)"
+        f"habilité pour {exam.site_name or 'cet établissement'}, {choice}"
     )
     if rule is not None and not note:
         reason += f" ; règle « {rule.name} »"

@@ -168,9 +168,10 @@ def exams_resend_unrouted(*, now: datetime.datetime | None = None, grace_seconds
     cutoff = now - datetime.timedelta(seconds=grace_seconds)
     # Served by the partial index exam_unrouted_idx.
     ids = list(
-        Exam.objects.filter(status=Status.READY, routed_at__isnull=True, ready_at__lt=cutoff).values_list(
-            "pk", flat=True
-        )[:500]
+        Exam.objects.filter(status=Status.READY, routed_at__isnull=True)
+        # An exam made READY without a ready_at (imported, or demo data) is overdue too.
+        .filter(Q(ready_at__lt=cutoff) | Q(ready_at__isnull=True))
+        .values_list("pk", flat=True)[:500]
     )
     for pk in ids:
         _send_exam_ready(pk)

@@ -3,6 +3,8 @@
 import pytest
 from playwright.sync_api import Page, expect
 
+from core.templatetags.dicom import person_name
+
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
@@ -18,7 +20,7 @@ def test_a_radiologist_lands_on_the_worklist(page: Page, live_server, radiologis
     _login(page, live_server, "rad_a", "password")
     expect(page).to_have_url(f"{live_server.url}/worklist/")
     expect(page.get_by_role("heading", name="Liste de travail")).to_be_visible()
-    expect(page.get_by_text(exam_a.patient_name)).to_be_visible()
+    expect(page.get_by_text(person_name(exam_a.patient_name))).to_be_visible()
     expect(page.locator("html")).to_have_attribute("lang", "fr")
 
 

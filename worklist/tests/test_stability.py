@@ -69,3 +69,9 @@ def test_the_sweep_resends_exam_ready_for_exams_left_unrouted(site_a):
     fresh.refresh_from_db()
     assert fresh.routed_at is None
     assert done.pk not in exams_resend_unrouted(grace_seconds=60)
+
+
+@pytest.mark.django_db
+def test_the_sweep_also_resends_ready_exams_without_a_ready_time(site_a):
+    imported = ExamFactory(site=site_a, status="READY", ready_at=None, routed_at=None)
+    assert exams_resend_unrouted(grace_seconds=60) == [imported.pk]
