@@ -52,4 +52,6 @@ urlpatterns = [
         "exams/<int:exam_id>/return-to-pool/", worklist_apis.ExamReturnToPoolApi.as_view(), name="exam-return-to-pool"
     ),
     path("exams/<int:exam_id>/reassign/", worklist_apis.ExamReassignApi.as_view(), name="exam-reassign"),
+    path("exams/<int:exam_id>/claim/", worklist_apis.ExamClaimApi.as_view(), name="exam-claim"),
+    path("exams/<int:exam_id>/release/", worklist_apis.ExamReleaseApi.as_view(), name="exam-release"),
 ]

@@ -29,4 +29,10 @@ app.conf.beat_schedule = {
         "task": "worklist.exams_reroute_end_of_shift",
         "schedule": settings.ROUTING_SWEEP_SECONDS,
     },
+    # every minute (ROUTING_SWEEP_SECONDS): exams being read with no activity for
+    # READING_INACTIVITY_MINUTES go back to their reader's list (IN_READING → ASSIGNED)
+    "exams-release-inactive": {
+        "task": "worklist.exams_release_inactive",
+        "schedule": settings.ROUTING_SWEEP_SECONDS,
+    },
 }

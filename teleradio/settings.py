@@ -172,6 +172,8 @@ ROUTING_SLA_MINUTES = {"VITAL": 30, "URGENT": 60, "STANDARD": 1440, "SCHEDULED":
 ROUTING_ESCALATE_FRACTION = env.float("ROUTING_ESCALATE_FRACTION", default=0.5)
 # How often beat runs the escalation and end-of-shift sweeps.
 ROUTING_SWEEP_SECONDS = env.float("ROUTING_SWEEP_SECONDS", default=60.0)
+# An exam being read with no activity of its reader for this long goes back to their list.
+READING_INACTIVITY_MINUTES = env.int("READING_INACTIVITY_MINUTES", default=30)
 
 DICOM_AE_TITLE = env.str("DICOM_AE_TITLE", default="TELERADIO")
 DICOM_PORT = env.int("DICOM_PORT", default=11112)

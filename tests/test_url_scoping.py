@@ -67,6 +67,8 @@ OBJECT_KWARGS: dict[str, ObjectCase] = {
     "api:exam-take": lambda c: (c.exam_b, {"exam_id": c.exam_b.pk}),
     "api:exam-return-to-pool": lambda c: (c.exam_b, {"exam_id": c.exam_b.pk}),
     "api:exam-reassign": lambda c: (c.exam_b, {"exam_id": c.exam_b.pk}),
+    "api:exam-claim": lambda c: (c.exam_b, {"exam_id": c.exam_b.pk}),
+    "api:exam-release": lambda c: (c.exam_b, {"exam_id": c.exam_b.pk}),
     # Rota pages (sites)
     "rota_month_detail": lambda c: ((m := RotaMonthFactory(ght=c.ght_b)), {"month_id": m.pk}),
     "rota_month_publish": lambda c: ((m := RotaMonthFactory(ght=c.ght_b)), {"month_id": m.pk}),
@@ -93,6 +95,8 @@ OBJECT_KWARGS: dict[str, ObjectCase] = {
     "exam_take": lambda c: (c.exam_b, {"pk": c.exam_b.pk}),
     "exam_return_to_pool": lambda c: (c.exam_b, {"pk": c.exam_b.pk}),
     "exam_reassign": lambda c: (c.exam_b, {"pk": c.exam_b.pk}),
+    "exam_claim": lambda c: (c.exam_b, {"pk": c.exam_b.pk}),
+    "exam_release": lambda c: (c.exam_b, {"pk": c.exam_b.pk}),
 }
 
 ListCase = Callable[[Cast], tuple[set[int], set[int]]]

@@ -18,7 +18,7 @@ from sites.models import Role, User
 from worklist.filters import ExamFilter
 from worklist.models import Exam
 from worklist.selectors import exam_get_for_user, exam_list_for_user, radiologist_users_for_exam
-from worklist.services import exam_reassign, exam_return_to_pool, exam_take_from_pool
+from worklist.services import exam_claim, exam_reassign, exam_release, exam_return_to_pool, exam_take_from_pool
 
 
 class ExamOutputSerializer(serializers.ModelSerializer):
@@ -151,4 +151,36 @@ class ExamReassignApi(StaffApi):
         data = serializer.validated_data
         exam = exam_reassign(exam=exam, to=data["to"], by=request.user, reason=data["reason"])
         audit_log(action="exam.reassign", request=request, obj=exam)
+        return Response(self.OutputSerializer(exam).data)
+
+
+class ExamClaimApi(StaffApi):
+    """POST: the reader starts reading the exam (theirs, or taken from the pool); 409 "Déjà pris par Dr X"."""
+
+    OutputSerializer = ExamOutputSerializer
+
+    @extend_schema(request=None, responses=OutputSerializer)
+    def post(self, request: Request, exam_id: int) -> Response:
+        exam = exam_get_for_user(user=request.user, exam_id=exam_id)
+        exam = exam_claim(exam=exam, by=request.user)
+        audit_log(action="exam.claim", request=request, obj=exam)
+        return Response(self.OutputSerializer(exam).data)
+
+
+class ExamReleaseApi(StaffApi):
+    """POST: the reader stops reading the exam: back to their list, or to the GHT's pool (with a reason)."""
+
+    OutputSerializer = ExamOutputSerializer
+
+    class InputSerializer(serializers.Serializer):
+        reason = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+        to_pool = serializers.BooleanField(required=False, default=False)
+
+    @extend_schema(request=InputSerializer, responses=OutputSerializer)
+    def post(self, request: Request, exam_id: int) -> Response:
+        exam = exam_get_for_user(user=request.user, exam_id=exam_id)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        exam = exam_release(exam=exam, by=request.user, **data.validated_data)
+        audit_log(action="exam.release", request=request, obj=exam)
         return Response(self.OutputSerializer(exam).data)

@@ -112,6 +112,8 @@ class Exam(models.Model):
             models.Index(
                 fields=["ready_at"], name="exam_unrouted_idx", condition=Q(status="READY", routed_at__isnull=True)
             ),
+            # The inactivity sweep scans exams being read by claim time.
+            models.Index(fields=["status_changed_at"], name="exam_in_reading_idx", condition=Q(status="IN_READING")),
         ]
 
     def __str__(self) -> str:

@@ -8,12 +8,14 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import CharField, Exists, OuterRef, Q
+from django.db.models.functions import Cast
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.exceptions import ApplicationError, ConflictError
+from core.models import AuditEvent
 from core.services import notify
 from sites.models import Credential, Role, User
 from sites.selectors import credential_valid_q
@@ -681,3 +683,132 @@ def exam_take_from_pool(*, exam: Exam, by: User) -> Exam:
         only_if=Q(assigned_to__isnull=True),
         changes=changes,
     )
+
+
+# --- Claim, release, auto-release ------------------------------------------------
+
+
+class AlreadyTaken(ConflictError):
+    """Another reader holds the exam; ``extra["holder"]`` names them."""
+
+
+def _already_taken(exam_id: int) -> ConflictError:
+    # Re-read after a lost compare-and-set: the winner has committed by now
+    # (PostgreSQL re-checks the UPDATE's WHERE once the winner's row lock is released).
+    holder = Exam.objects.filter(pk=exam_id).select_related("assigned_to").first()
+    if holder is None or holder.assigned_to is None:
+        return StaleStatus(_("Cet examen a changé de statut entre-temps ; rechargez la page."))
+    return AlreadyTaken(
+        _("Déjà pris par %(holder)s.") % {"holder": holder.assigned_to},
+        extra={"holder": str(holder.assigned_to), "holder_id": holder.assigned_to_id, "status": holder.status},
+    )
+
+
+@transaction.atomic
+def exam_claim(*, exam: Exam, by: User) -> Exam:
+    """The reader starts reading ``exam``: one reader at a time.
+
+    - ASSIGNED to ``by``: ASSIGNED → IN_READING;
+    - in the GHT's pool: taken (exam_take_from_pool, which checks the
+      credential) then ASSIGNED → IN_READING, in one transaction;
+    - already IN_READING by ``by`` ("Reprendre"): nothing changes.
+
+    Both moves are compare-and-sets in exam_transition (status and reader), so
+    of two concurrent claims one wins and the other gets AlreadyTaken.
+
+    Raises:
+        NotPermitted: ``by`` is not a radiologist, or not credentialed for a pool exam.
+        AlreadyTaken: another reader holds the exam (message "Déjà pris par Dr X").
+        TransitionNotAllowed: the exam is not waiting for a reader (reported, cancelled…).
+    """
+    if by.role != Role.RADIOLOGIST:
+        raise NotPermitted(_("Seul un radiologue peut lire un examen."))
+    if exam.assigned_to_id is not None and exam.assigned_to_id != by.pk:
+        raise _already_taken(exam.pk)
+    if exam.status == Status.IN_READING:
+        return exam
+    try:
+        if exam.assigned_to_id is None:
+            if not exam_in_pool(exam):
+                raise TransitionNotAllowed(_("Cet examen n'est pas en attente de lecture."))
+            exam_take_from_pool(exam=exam, by=by)
+        elif exam.status != Status.ASSIGNED:
+            raise TransitionNotAllowed(_("Cet examen n'est pas en attente de lecture."))
+        return exam_transition(
+            exam=exam,
+            to=Status.IN_READING,
+            by=by,
+            reason=_("Pris en lecture par %(by)s.") % {"by": by},
+            only_if=Q(assigned_to=by),
+        )
+    except StaleStatus:
+        raise _already_taken(exam.pk) from None
+
+
+@transaction.atomic
+def exam_release(*, exam: Exam, by: User, reason: str = "", to_pool: bool = False) -> Exam:
+    """The reader stops reading ``exam``: IN_READING → ASSIGNED (still theirs), or back to the GHT's pool.
+
+    Args:
+        exam: an exam IN_READING by ``by``.
+        by: its reader.
+        reason: why (required by the pool, optional otherwise).
+        to_pool: give it back to the GHT's pool instead of keeping it.
+
+    Raises:
+        NotPermitted: ``by`` is not the exam's reader.
+        ApplicationError: the exam is not being read (or no reason for the pool).
+        StaleStatus: the exam changed meanwhile.
+    """
+    if exam.assigned_to_id != by.pk:
+        raise NotPermitted(_("Seul le lecteur de cet examen peut le libérer."))
+    if exam.status != Status.IN_READING:
+        raise ApplicationError(_("Cet examen n'est pas en cours de lecture."))
+    if to_pool:
+        return exam_return_to_pool(exam=exam, by=by, reason=reason)
+    text = _("Libéré par %(by)s") % {"by": by}
+    return exam_transition(
+        exam=exam,
+        to=Status.ASSIGNED,
+        by=by,
+        reason=f"{text} : {reason.strip()}" if reason.strip() else f"{text}.",
+        only_if=Q(assigned_to=by),
+    )
+
+
+def exams_release_inactive(*, now: datetime.datetime | None = None, minutes: int | None = None) -> list[int]:
+    """Give back to their reader's list (IN_READING → ASSIGNED) the exams idle for too long (beat, every minute).
+
+    Idle: claimed more than READING_INACTIVITY_MINUTES ago and no audited
+    action of the reader on the exam since (every open of the exam page, every
+    claim is an AuditEvent), so the exam needs no "last activity" column. The
+    compare-and-set keeps the reader and the claim time, so a claim meanwhile wins.
+
+    Returns:
+        The ids of the exams released.
+    """
+    now = now or timezone.now()
+    minutes = settings.READING_INACTIVITY_MINUTES if minutes is None else minutes
+    cutoff = now - datetime.timedelta(minutes=minutes)
+    # Served by audit_object_idx (object_type, object_id, -at).
+    recent = AuditEvent.objects.filter(
+        object_type=Exam._meta.label_lower,
+        object_id=Cast(OuterRef("pk"), output_field=CharField()),
+        user_id=OuterRef("assigned_to_id"),
+        at__gte=cutoff,
+    )
+    released = []
+    # Served by the partial index exam_in_reading_idx.
+    idle = Exam.objects.filter(status=Status.IN_READING, status_changed_at__lt=cutoff).filter(~Exists(recent))
+    for exam in idle.order_by("status_changed_at")[:500]:
+        try:
+            exam_transition(
+                exam=exam,
+                to=Status.ASSIGNED,
+                reason=_("libéré automatiquement après %(n)s min d'inactivité") % {"n": minutes},
+                only_if=Q(assigned_to_id=exam.assigned_to_id, status_changed_at__lt=cutoff),
+            )
+        except StaleStatus:
+            continue
+        released.append(exam.pk)
+    return released

@@ -30,3 +30,8 @@ def exams_escalate_task() -> int:
 @shared_task(name="worklist.exams_reroute_end_of_shift")
 def exams_reroute_end_of_shift_task() -> int:
     return len(services.exams_reroute_end_of_shift())
+
+
+@shared_task(name="worklist.exams_release_inactive")
+def exams_release_inactive_task() -> int:
+    return len(services.exams_release_inactive())

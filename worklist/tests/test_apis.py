@@ -183,3 +183,29 @@ def test_it_refuses_writes_on_exams(ght_admin_a, exam_a):
 def test_it_reverses_the_exam_routes(exam_a):
     assert reverse("api:exam-list") == LIST_URL
     assert reverse("api:exam-detail", kwargs={"exam_id": exam_a.pk}) == f"/api/v1/exams/{exam_a.pk}/"
+
+
+def test_it_claims_and_releases_through_the_api(site_a, radiologist_a):
+    from sites.tests.factories import CredentialFactory, RadiologistFactory
+
+    rad = RadiologistFactory(user__ght=site_a.ght, user__username="colleague")
+    CredentialFactory(radiologist=rad, site=site_a)
+    exam = ExamFactory(site=site_a, status="READY", in_pool=True)
+    url = reverse("api:exam-claim", kwargs={"exam_id": exam.pk})
+    response = client_for(radiologist_a).post(url)
+    assert response.status_code == 200, response.content
+    assert (response.json()["status"], response.json()["assigned_to"]) == ("IN_READING", radiologist_a.pk)
+    assert AuditEvent.objects.filter(action="exam.claim", object_id=str(exam.pk)).exists()
+
+    lost = client_for(rad.user).post(url)
+    assert lost.status_code == 409
+    assert lost.json() == {
+        "message": f"Déjà pris par {radiologist_a}.",
+        "extra": {"holder": str(radiologist_a), "holder_id": radiologist_a.pk, "status": "IN_READING"},
+    }
+
+    release = reverse("api:exam-release", kwargs={"exam_id": exam.pk})
+    assert client_for(rad.user).post(release).status_code == 403
+    response = client_for(radiologist_a).post(release, {"reason": "pause"}, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["status"] == "ASSIGNED"
