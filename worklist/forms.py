@@ -38,3 +38,40 @@ class ReassignForm(ReasonForm):
         if candidates is not None:
             self.fields["to"].queryset = candidates
         self.order_fields(["to", "reason"])
+
+
+# The modalities a reader filters on (DICOM Modality codes).
+WORKLIST_MODALITIES = ["CT", "MR", "CR", "DX", "US", "MG", "NM", "PT", "XA", "RF"]
+OPEN_STATUSES = [ExamStatus.RECEIVING, ExamStatus.READY, ExamStatus.ASSIGNED, ExamStatus.IN_READING]
+
+
+class WorklistFilterForm(forms.Form):
+    """Filters of the radiologist's worklist, kept in the session (saved per user)."""
+
+    site = forms.ModelChoiceField(
+        queryset=Site.objects.none(), required=False, label=_("Établissement"), empty_label=_("Tous")
+    )
+    modality = forms.ChoiceField(
+        choices=[("", _("Toutes"))] + [(m, m) for m in WORKLIST_MODALITIES], required=False, label=_("Modalité")
+    )
+    priority = forms.ChoiceField(
+        choices=[("", _("Toutes"))] + list(Priority.choices), required=False, label=_("Priorité")
+    )
+    status = forms.ChoiceField(
+        choices=[("", _("Tous"))] + [(s.value, s.label) for s in OPEN_STATUSES], required=False, label=_("Statut")
+    )
+    scope = forms.ChoiceField(
+        choices=[("", _("Mes examens et le pool")), ("mine", _("Mes examens")), ("pool", _("Le pool"))],
+        required=False,
+        label=_("Liste"),
+    )
+
+    def __init__(self, *args, sites=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if sites is not None:
+            self.fields["site"].queryset = sites
+
+    def saved(self) -> dict[str, str | int]:
+        """The cleaned filters as JSON-safe values for the session (the site by id)."""
+        data = self.cleaned_data
+        return {key: (value.pk if key == "site" else value) for key, value in data.items() if value not in ("", None)}

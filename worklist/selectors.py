@@ -4,7 +4,7 @@ import datetime
 import zoneinfo
 from typing import NamedTuple
 
-from django.db.models import Case, Count, IntegerField, Prefetch, Q, QuerySet, Value, When
+from django.db.models import Case, Count, IntegerField, Max, Prefetch, Q, QuerySet, Value, When
 from django.http import Http404
 from django.utils import timezone
 
@@ -106,7 +106,70 @@ def exam_actions_for_user(*, user: User, exam: Exam) -> dict[str, bool]:
         "take": pooled and user.role == Role.RADIOLOGIST,
         "reassign": (admin or reader) and (held or pooled),
         "return_to_pool": (admin or reader) and (held or (exam.status == Status.READY and not exam.in_pool)),
+        "claim": user.role == Role.RADIOLOGIST and ((reader and exam.status == Status.ASSIGNED) or pooled),
+        "resume": reader and exam.status == Status.IN_READING,
     }
+
+
+def exam_worklist_filtered(*, user: User, filters: dict) -> QuerySet[Exam]:
+    """The worklist narrowed by the reader's saved filters (site id, modality, priority, status, mine/pool)."""
+    qs = exam_worklist_for_user(user=user)
+    if filters.get("site"):
+        qs = qs.filter(site_id=filters["site"])
+    if filters.get("modality"):
+        qs = qs.filter(modality__iexact=filters["modality"])
+    if filters.get("priority"):
+        qs = qs.filter(priority=filters["priority"])
+    if filters.get("status"):
+        qs = qs.filter(status=filters["status"])
+    return qs
+
+
+class WorklistState(NamedTuple):
+    """What changes the worklist of a reader: its ETag's ingredients and the counters."""
+
+    last_change: datetime.datetime | None
+    open_count: int
+    mine: int
+    pool: int
+    overdue: int
+    read: int
+
+
+def worklist_state_for_user(*, user: User, now: datetime.datetime) -> WorklistState:
+    """Counters of the reader and the freshness of their worklist, in three queries whatever the number of exams.
+
+    - read: exams the reader moved to REPORTED since the start of their
+      current shift (a published shift covering ``now``), else in the last 24 h;
+    - mine / pool / overdue: open exams of theirs / of the pool / past their deadline;
+    - last_change, open_count: max(updated_at) and count of the reader's and the
+      pool's open exams (an exam entering, leaving or changing changes one of them).
+    """
+    since = (
+        Shift.objects.filter(
+            radiologist__user=user, start__lte=now, end__gt=now, rota_month__state=RotaMonth.State.PUBLISHED
+        )
+        .order_by("start")
+        .values_list("start", flat=True)
+        .first()
+    ) or now - datetime.timedelta(hours=24)
+    read = (
+        ExamEvent.objects.filter(actor=user, to_status=Status.REPORTED, at__gte=since)
+        .values("exam_id")
+        .distinct()
+        .count()
+    )
+    mine = Q(assigned_to=user)
+    pool = Q(assigned_to__isnull=True, status__in=[Status.READY, Status.RECEIVING])
+    totals = exam_worklist_for_user(user=user).aggregate(
+        # Only what the reader sees: a colleague's own exams do not refresh everybody's list.
+        last_change=Max("updated_at", filter=mine | pool),
+        open_count=Count("id", filter=mine | pool),
+        mine=Count("id", filter=mine),
+        pool=Count("id", filter=pool),
+        overdue=Count("id", filter=(mine | pool) & Q(deadline_at__lt=now)),
+    )
+    return WorklistState(read=read, **totals)
 
 
 def exam_board_for_user(*, user: User, since) -> QuerySet[Exam]:

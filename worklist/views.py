@@ -1,28 +1,39 @@
 """Exam pages: list, detail with its timeline, the radiologist's worklist, and the manual routing actions."""
 
+import datetime
+import hashlib
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
 from django.shortcuts import redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils import timezone
+from django.utils.cache import patch_vary_headers
+from django.utils.http import parse_etags, url_has_allowed_host_and_scheme
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from core.exceptions import ApplicationError
 from core.services import audit_log
 from sites.selectors import site_list_for_user
-from worklist.forms import ExamFilterForm, ReasonForm, ReassignForm
+from worklist.forms import ExamFilterForm, ReasonForm, ReassignForm, WorklistFilterForm
 from worklist.selectors import (
     exam_actions_for_user,
     exam_events_for_exam,
     exam_get_for_user,
     exam_list_filtered,
-    exam_list_mine,
-    exam_pool_for_user,
+    exam_worklist_filtered,
     radiologist_users_for_exam,
+    worklist_state_for_user,
 )
-from worklist.services import exam_reassign, exam_return_to_pool, exam_take_from_pool
+from worklist.services import exam_claim, exam_reassign, exam_release, exam_return_to_pool, exam_take_from_pool
+from worklist.sla import deadline_state
+from worklist.states import Status
+
+# The reader's worklist filters, kept in their session.
+FILTERS_KEY = "worklist_filters"
 
 
 @login_required
@@ -62,12 +73,77 @@ def exam_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+def _countdown(left: datetime.timedelta) -> str:
+    seconds = int(left.total_seconds())
+    hours, rest = divmod(abs(seconds) // 60, 60)
+    span = f"{hours} h {rest:02d}" if hours else f"{rest} min"
+    if seconds <= 0:
+        return _("dépassé de %(span)s") % {"span": span}
+    return _("reste %(span)s") % {"span": span}
+
+
+def _with_deadlines(exams: list, now: datetime.datetime) -> list:
+    # Computed here so the template only picks a CSS class (no inline style).
+    for exam in exams:
+        exam.deadline_state = deadline_state(
+            start=exam.ready_at or exam.received_at, deadline=exam.deadline_at, now=now
+        )
+        exam.countdown = _countdown(exam.deadline_at - now) if exam.deadline_at else ""
+    return exams
+
+
+def _worklist_filters(request: HttpRequest, sites) -> tuple[WorklistFilterForm, dict]:
+    """The filters sent with the form (then saved in the session), or the saved ones."""
+    if "reset" in request.GET:
+        request.session.pop(FILTERS_KEY, None)
+    elif "apply" in request.GET:
+        form = WorklistFilterForm(request.GET, sites=sites)
+        if form.is_valid():
+            request.session[FILTERS_KEY] = form.saved()
+    saved = request.session.get(FILTERS_KEY, {})
+    return WorklistFilterForm(initial=saved, sites=sites), saved
+
+
 @login_required
 def worklist(request: HttpRequest) -> HttpResponse:
-    mine = list(exam_list_mine(user=request.user)[:200])
-    pool = list(exam_pool_for_user(user=request.user)[:200])
+    """The reader's worklist; htmx polls the same view for its live part (every 5 s).
+
+    A poll is a conditional request: the ETag is computed from a few aggregates
+    (worklist_state_for_user), and an unchanged list answers 304 without
+    loading the exams or writing an audit event (no patient data sent).
+    """
+    user = request.user
+    now = timezone.now()
+    sites = site_list_for_user(user=user)
+    form, filters = _worklist_filters(request, sites)
+    state = worklist_state_for_user(user=user, now=now)
+    # The minute is part of it: countdowns and colours change with time alone.
+    key = repr((user.pk, tuple(state), sorted(filters.items()), get_language(), now.strftime("%Y%m%d%H%M")))
+    etag = f'"{hashlib.sha256(key.encode()).hexdigest()[:32]}"'
+    if request.htmx and etag in parse_etags(request.headers.get("If-None-Match", "")):
+        response = HttpResponseNotModified()
+        response["ETag"] = etag
+        return response
+    exams = exam_worklist_filtered(user=user, filters=filters)
+    scope = filters.get("scope", "")
+    mine = _with_deadlines(list(exams.filter(assigned_to=user)[:200]) if scope != "pool" else [], now)
+    pool = _with_deadlines(
+        list(exams.filter(assigned_to__isnull=True, status__in=[Status.READY, Status.RECEIVING])[:200])
+        if scope != "mine"
+        else [],
+        now,
+    )
     audit_log(action="exam.list", request=request, detail={"page": "worklist", "count": len(mine) + len(pool)})
-    return render(request, "worklist/worklist.html", {"mine": mine, "pool": pool, "exams": mine + pool})
+    context = {"mine": mine, "pool": pool, "state": state, "form": form, "filters": filters}
+    if request.htmx:
+        response = render(request, "worklist/_worklist_live.html", context)
+        response["ETag"] = etag
+    else:
+        response = render(request, "worklist/worklist.html", context)
+    # Patient data: never kept in a browser cache; worklist.js sends If-None-Match itself.
+    response["Cache-Control"] = "private, no-store"
+    patch_vary_headers(response, ["HX-Request"])
+    return response
 
 
 def _act(request: HttpRequest, action, success: str) -> HttpResponse:
@@ -77,6 +153,10 @@ def _act(request: HttpRequest, action, success: str) -> HttpResponse:
         messages.error(request, exc.message)
     else:
         messages.success(request, success)
+    return _back(request)
+
+
+def _back(request: HttpRequest) -> HttpResponse:
     target = request.POST.get("next", "")
     if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
         return redirect(target)
@@ -88,6 +168,28 @@ def _act(request: HttpRequest, action, success: str) -> HttpResponse:
 def exam_take(request: HttpRequest, pk: int) -> HttpResponse:
     exam = exam_get_for_user(user=request.user, exam_id=pk)
     return _act(request, lambda: exam_take_from_pool(exam=exam, by=request.user), _("Examen pris : il est à vous."))
+
+
+@login_required
+@require_POST
+def exam_claim_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Lire / Reprendre: claim the exam, then open it; "Déjà pris par Dr X" if a colleague was first."""
+    exam = exam_get_for_user(user=request.user, exam_id=pk)
+    try:
+        exam_claim(exam=exam, by=request.user)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        return _back(request)
+    audit_log(action="exam.claim", request=request, obj=exam)
+    return redirect("exam_detail", pk=exam.pk)
+
+
+@login_required
+@require_POST
+def exam_release_view(request: HttpRequest, pk: int) -> HttpResponse:
+    exam = exam_get_for_user(user=request.user, exam_id=pk)
+    reason = request.POST.get("reason", "")[:300]
+    return _act(request, lambda: exam_release(exam=exam, by=request.user, reason=reason), _("Examen libéré."))
 
 
 @login_required

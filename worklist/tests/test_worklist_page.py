@@ -1,0 +1,123 @@
+"""The radiologist's worklist: claim buttons, counters, deadline colours, saved filters, conditional polling."""
+
+import datetime
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from core.models import AuditEvent
+from worklist.models import Exam
+from worklist.tests.factories import ExamFactory
+
+pytestmark = pytest.mark.django_db
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+def test_it_offers_lire_on_my_assigned_exams_and_reprendre_on_those_i_read(client, site_a, radiologist_a):
+    ExamFactory(site=site_a, status="ASSIGNED", assigned_to=radiologist_a)
+    ExamFactory(site=site_a, status="IN_READING", assigned_to=radiologist_a)
+    client.force_login(radiologist_a)
+    body = client.get("/worklist/").content.decode()
+    assert body.count(">Lire<") == 1 and body.count(">Reprendre<") == 1
+    assert 'src="/static/js/worklist.js"' in body and 'hx-trigger="every 5s"' in body
+
+
+def test_the_claim_button_opens_the_exam_or_says_who_was_first(client, site_a, radiologist_a, ght_admin_a):
+    exam = ExamFactory(site=site_a, status="ASSIGNED", assigned_to=radiologist_a)
+    client.force_login(radiologist_a)
+    response = client.post(f"/exams/{exam.pk}/claim/")
+    assert response.status_code == 302 and response["Location"] == f"/exams/{exam.pk}/"
+    assert Exam.objects.get(pk=exam.pk).status == "IN_READING"
+    assert AuditEvent.objects.filter(action="exam.claim", user=radiologist_a).exists()
+
+    from sites.tests.factories import CredentialFactory, RadiologistFactory
+
+    rad = RadiologistFactory(user__ght=site_a.ght, user__username="colleague")
+    CredentialFactory(radiologist=rad, site=site_a)
+    client.force_login(rad.user)
+    response = client.post(f"/exams/{exam.pk}/claim/", {"next": "/worklist/"}, follow=True)
+    assert f"Déjà pris par {radiologist_a}" in response.content.decode()
+
+
+def test_the_counters_and_the_deadline_colours(client, site_a, radiologist_a):
+    now = timezone.now()
+    ago = now - datetime.timedelta(minutes=50)
+    ExamFactory(
+        site=site_a,
+        status="ASSIGNED",
+        assigned_to=radiologist_a,
+        ready_at=ago,
+        deadline_at=now + datetime.timedelta(minutes=5),
+    )
+    ExamFactory(
+        site=site_a, status="READY", in_pool=True, ready_at=ago, deadline_at=now - datetime.timedelta(minutes=1)
+    )
+    ExamFactory(site=site_a, status="READY", in_pool=True, ready_at=ago, deadline_at=now + datetime.timedelta(hours=9))
+    done = ExamFactory(site=site_a, status="IN_READING", assigned_to=radiologist_a)
+    from worklist.services import exam_transition
+
+    exam_transition(exam=done, to="REPORTED", by=radiologist_a)
+    client.force_login(radiologist_a)
+    body = client.get("/worklist/").content.decode()
+    assert body.count('class="deadline deadline-soon"') == 1
+    assert body.count('class="deadline deadline-overdue"') == 1
+    assert body.count('class="deadline deadline-ok"') == 1
+    assert "style=" not in body.split('id="worklist-live"')[1]
+    counters = client.get("/worklist/", **HTMX).content.decode()
+    assert "<strong>1</strong> lus pendant la garde" in counters
+    assert "<strong>3</strong> en attente" in counters
+    assert "<strong>1</strong> en retard" in counters
+
+
+def test_the_filters_are_saved_for_the_reader(client, site_a, radiologist_a):
+    ExamFactory(site=site_a, status="READY", in_pool=True, modality="MR", patient_name="IRM^UN")
+    ExamFactory(site=site_a, status="READY", in_pool=True, modality="CT", patient_name="SCANNER^DEUX")
+    client.force_login(radiologist_a)
+    body = client.get("/worklist/", {"modality": "MR", "scope": "pool", "apply": "1"}).content.decode()
+    assert "IRM UN" in body and "SCANNER DEUX" not in body
+    again = client.get("/worklist/").content.decode()  # the next visit keeps them
+    assert "IRM UN" in again and "SCANNER DEUX" not in again
+    assert 'data-testid="mine"' not in again
+    assert "SCANNER DEUX" in client.get("/worklist/", {"reset": "1"}).content.decode()
+
+
+def test_a_poll_with_the_etag_answers_304_until_an_exam_changes(client, site_a, radiologist_a):
+    exam = ExamFactory(site=site_a, status="READY", in_pool=True)
+    client.force_login(radiologist_a)
+    first = client.get("/worklist/", **HTMX)
+    assert first.status_code == 200 and first["ETag"]
+    assert "HX-Request" in first["Vary"] and "no-store" in first["Cache-Control"]
+    audits = AuditEvent.objects.count()
+    second = client.get("/worklist/", HTTP_IF_NONE_MATCH=first["ETag"], **HTMX)
+    assert (second.status_code, second.content) == (304, b"")
+    assert AuditEvent.objects.count() == audits  # no patient data sent, nothing to audit
+
+    new = ExamFactory(site=site_a, status="READY", in_pool=True, patient_name="NOUVEAU^URGENT")
+    third = client.get("/worklist/", HTTP_IF_NONE_MATCH=first["ETag"], **HTMX)
+    assert third.status_code == 200 and "NOUVEAU URGENT" in third.content.decode()
+    assert third["ETag"] != first["ETag"]
+
+    Exam.objects.filter(pk=exam.pk).update(status="ASSIGNED", assigned_to=radiologist_a, updated_at=timezone.now())
+    fourth = client.get("/worklist/", HTTP_IF_NONE_MATCH=third["ETag"], **HTMX)
+    assert fourth.status_code == 200 and f'data-exam-id="{new.pk}"' in fourth.content.decode()
+    assert fourth.content.decode().count(">Lire<") == 2
+
+
+def test_the_number_of_queries_does_not_grow_with_the_exams(client, site_a, radiologist_a, django_assert_num_queries):
+    ExamFactory(site=site_a, status="ASSIGNED", assigned_to=radiologist_a)
+    client.force_login(radiologist_a)
+    with CaptureQueriesContext(connection) as one:
+        assert client.get("/worklist/", **HTMX).status_code == 200
+    for i in range(19):
+        ExamFactory(
+            site=site_a,
+            status="READY" if i % 2 else "ASSIGNED",
+            in_pool=bool(i % 2),
+            assigned_to=None if i % 2 else radiologist_a,
+        )
+    with django_assert_num_queries(len(one.captured_queries)):
+        body = client.get("/worklist/", **HTMX).content.decode()
+    assert body.count("data-exam-id=") == 20
