@@ -186,15 +186,17 @@ def test_the_chosen_reader_is_on_duty_credentialed_and_least_loaded(rota, minute
         usable = [s for s in eligible if not s.subspecialty or (rules and s.subspecialty == "neuro")]
         assert not usable
         return
-    chosen = [s for s in eligible if s.radiologist_id == decision.reader_id]
+    chosen = [s for s in eligible if s.radiologist_id == decision.reader_id and s.line_id == decision.line_id]
     assert chosen, "the reader must be on duty and credentialed"
-    same_level = [s for s in eligible if s.level == decision.level]
+    # Compare with the shifts of the same kind as the chosen one: general lines, or the
+    # subspecialty lines the rule sent the exam to.
+    comparable = [s for s in eligible if (not s.subspecialty) == (not chosen[0].subspecialty)]
+    assert decision.level == min(s.level for s in comparable)
     assert all(
         load.get(decision.reader_id, 0) <= load.get(s.radiologist_id, 0)
-        for s in same_level
-        if (not s.subspecialty) == (not chosen[0].subspecialty)
+        for s in comparable
+        if s.level == decision.level
     )
-    assert decision.level == min(s.level for s in eligible if (not s.subspecialty) == (not chosen[0].subspecialty))
 
 
 @given(rota=rotas(), minutes=st.integers(0, 48 * 60))
