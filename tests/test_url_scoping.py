@@ -20,6 +20,9 @@ from django.db import models
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from rest_framework.test import APIClient
 
+from dicom_gateway import statuses
+from dicom_gateway.services import instance_receive
+from dicom_gateway.tests.dicom_factories import encode, make_ct_image
 from sites.models import Subspecialty
 from sites.tests.factories import (
     ModalityFactory,
@@ -48,6 +51,22 @@ LIST_ALLOWLIST: dict[str, str] = {
 Cast = SimpleNamespace
 ObjectCase = Callable[[Cast], tuple[models.Model, dict[str, Any]]]
 
+
+def dicom_b(c: Cast, *levels: str) -> tuple[models.Model, dict[str, Any]]:
+    """Exam B and the UIDs of a real instance stored in it (DICOMweb routes take UIDs, not ids)."""
+    if not hasattr(c, "dicom_b"):
+        ds = make_ct_image(
+            StudyInstanceUID=c.exam_b.study_instance_uid,
+            PatientName="BRAVOSECRET^Patient",
+            PatientID="PIDBRAVO",
+            AccessionNumber="ACCBRAVO",
+        )
+        assert instance_receive(data=encode(ds), modality=c.modality_b).status == statuses.SUCCESS
+        c.dicom_b = {"study": ds.StudyInstanceUID, "series": ds.SeriesInstanceUID, "instance": ds.SOPInstanceUID}
+    uids = {"study": c.dicom_b["study"]} | {level: c.dicom_b[level] for level in levels if level in c.dicom_b}
+    return c.exam_b, uids | ({"frames": "1"} if "frames" in levels else {})
+
+
 # url name -> (object of GHT B, reverse() kwargs). A name that is not (yet) in the
 # URL conf is ignored, so pages announced by other issues can be listed here early.
 OBJECT_KWARGS: dict[str, ObjectCase] = {
@@ -69,6 +88,17 @@ OBJECT_KWARGS: dict[str, ObjectCase] = {
     "api:exam-reassign": lambda c: (c.exam_b, {"exam_id": c.exam_b.pk}),
     "api:exam-claim": lambda c: (c.exam_b, {"exam_id": c.exam_b.pk}),
     "api:exam-release": lambda c: (c.exam_b, {"exam_id": c.exam_b.pk}),
+    # DICOMweb (QIDO-RS, WADO-RS)
+    "dicomweb:study": lambda c: dicom_b(c),
+    "dicomweb:study-metadata": lambda c: dicom_b(c),
+    "dicomweb:study-series": lambda c: dicom_b(c),
+    "dicomweb:study-instances": lambda c: dicom_b(c),
+    "dicomweb:series-retrieve": lambda c: dicom_b(c, "series"),
+    "dicomweb:series-metadata": lambda c: dicom_b(c, "series"),
+    "dicomweb:series-instances": lambda c: dicom_b(c, "series"),
+    "dicomweb:instance": lambda c: dicom_b(c, "series", "instance"),
+    "dicomweb:instance-metadata": lambda c: dicom_b(c, "series", "instance"),
+    "dicomweb:instance-frames": lambda c: dicom_b(c, "series", "instance", "frames"),
     # Rota pages (sites)
     "rota_month_detail": lambda c: ((m := RotaMonthFactory(ght=c.ght_b)), {"month_id": m.pk}),
     "rota_month_publish": lambda c: ((m := RotaMonthFactory(ght=c.ght_b)), {"month_id": m.pk}),

@@ -44,3 +44,16 @@ def encode(ds: Dataset, transfer_syntax=ExplicitVRLittleEndian) -> bytes:
 
 def roundtrip(ds: Dataset) -> Dataset:
     return dcmread(BytesIO(encode(ds)))
+
+
+def make_ct_image(*, rows: int = 4, columns: int = 4, frames: int = 1, **overrides) -> Dataset:
+    """A CT image with native 16-bit pixel data, each frame distinct (for frame retrieval)."""
+    ds = make_dataset(**overrides)
+    ds.Rows, ds.Columns = rows, columns
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
+    if frames > 1:
+        ds.NumberOfFrames = frames
+    ds.PixelData = bytes((i * 7 + 3) % 256 for i in range(rows * columns * 2 * frames))
+    return ds

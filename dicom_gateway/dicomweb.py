@@ -1,0 +1,399 @@
+"""DICOMweb read side (PS3.18): QIDO-RS search and WADO-RS retrieve, scoped and audited.
+
+The views are DRF APIViews for the project's authentication (session or
+token) and IsAuthenticated, but they answer with plain HttpResponses: the
+DICOM media types (application/dicom+json, multipart/related) are not DRF
+renderers. Errors keep the API's JSON shape ({"message", "extra"}).
+
+Scoping: every object is found through dicom_gateway.dicomweb_selectors, which
+start from the user's exams; another site's UID is a 404 like an unknown one,
+and the attempt is audited ("dicomweb.denied"). Every answer carrying patient
+data is audited ("dicomweb.search", "dicomweb.retrieve", "dicomweb.metadata").
+No CORS headers are sent: a viewer on another origin cannot read the images.
+"""
+
+from __future__ import annotations
+
+import uuid
+import zoneinfo
+from collections.abc import Callable, Iterable
+from io import BytesIO
+from typing import Any
+
+from django.http import Http404, HttpResponse, JsonResponse
+from django.utils import timezone
+from pydicom import dcmread
+from pydicom.dataset import Dataset
+from pydicom.encaps import generate_frames
+from pydicom.uid import (
+    JPEG2000,
+    UID,
+    ExplicitVRBigEndian,
+    JPEG2000Lossless,
+    JPEGBaseline8Bit,
+    JPEGExtended12Bit,
+    JPEGLosslessSV1,
+    JPEGLSLossless,
+    JPEGLSNearLossless,
+    RLELossless,
+)
+from rest_framework.renderers import JSONRenderer
+from rest_framework.views import APIView
+
+from core.services import audit_log
+from dicom_gateway import dicomweb_selectors as selectors
+from dicom_gateway.storage import get_storage
+from worklist.models import Exam, Instance, Series
+
+DICOM_JSON = "application/dicom+json"
+
+# Media type of one encapsulated frame by transfer syntax (PS3.18 Table 8.7.3-5).
+FRAME_MEDIA_TYPES: dict[str, str] = {
+    JPEGBaseline8Bit: "image/jpeg",
+    JPEGExtended12Bit: "image/jpeg",
+    JPEGLosslessSV1: "image/jpeg",
+    JPEGLSLossless: "image/jls",
+    JPEGLSNearLossless: "image/jls",
+    JPEG2000Lossless: "image/jp2",
+    JPEG2000: "image/jp2",
+    RLELossless: "image/x-dicom-rle",
+}
+
+# Bulk data left out of metadata (PS3.18 §8.7.3.3: retrieved through /frames).
+BULK_DATA_TAGS = (0x7FE00010, 0x7FE00008, 0x7FE00009)
+
+
+def _attr(vr: str, *values: Any) -> dict[str, Any]:
+    values = tuple(v for v in values if v not in (None, ""))
+    return {"vr": vr, "Value": list(values)} if values else {"vr": vr}
+
+
+def _pn(name: str) -> dict[str, Any]:
+    return {"vr": "PN", "Value": [{"Alphabetic": name}]} if name else {"vr": "PN"}
+
+
+def _local_da_tm(exam: Exam) -> tuple[str, str]:
+    if exam.study_datetime is None:
+        return "", ""
+    local = timezone.localtime(exam.study_datetime, zoneinfo.ZoneInfo(exam.site.timezone))
+    return local.strftime("%Y%m%d"), local.strftime("%H%M%S")
+
+
+def study_json(exam: Exam, modalities: Iterable[str], retrieve_url: str) -> dict[str, Any]:
+    study_date, study_time = _local_da_tm(exam)
+    birth = exam.patient_birth_date.strftime("%Y%m%d") if exam.patient_birth_date else ""
+    return {
+        "00080020": _attr("DA", study_date),
+        "00080030": _attr("TM", study_time),
+        "00080050": _attr("SH", exam.accession_number),
+        "00080061": _attr("CS", *sorted(set(modalities) | ({exam.modality} if exam.modality else set()))),
+        "00080090": _pn(exam.referring_physician_name),
+        "00081030": _attr("LO", exam.study_description),
+        "00081190": _attr("UR", retrieve_url),
+        "00100010": _pn(exam.patient_name),
+        "00100020": _attr("LO", exam.patient_id),
+        "00100030": _attr("DA", birth),
+        "00100040": _attr("CS", exam.patient_sex),
+        "0020000D": _attr("UI", exam.study_instance_uid),
+        "00201206": _attr("IS", exam.number_of_series),
+        "00201208": _attr("IS", exam.number_of_instances),
+    }
+
+
+def series_json(series: Series, retrieve_url: str) -> dict[str, Any]:
+    return {
+        "00080060": _attr("CS", series.modality),
+        "0008103E": _attr("LO", series.series_description),
+        "00081190": _attr("UR", retrieve_url),
+        "00180015": _attr("CS", series.body_part_examined),
+        "0020000D": _attr("UI", series.exam.study_instance_uid),
+        "0020000E": _attr("UI", series.series_instance_uid),
+        "00200011": _attr("IS", series.series_number),
+        "00201209": _attr("IS", series.number_of_instances),
+    }
+
+
+def instance_json(instance: Instance, retrieve_url: str) -> dict[str, Any]:
+    return {
+        "00080016": _attr("UI", instance.sop_class_uid),
+        "00080018": _attr("UI", instance.sop_instance_uid),
+        "00081190": _attr("UR", retrieve_url),
+        "0020000D": _attr("UI", instance.series.exam.study_instance_uid),
+        "0020000E": _attr("UI", instance.series.series_instance_uid),
+        "00200013": _attr("IS", instance.instance_number),
+    }
+
+
+def metadata_json(data: bytes) -> dict[str, Any]:
+    """Every element of a stored Part 10 file except the file meta and the pixel data."""
+    ds = dcmread(BytesIO(data), stop_before_pixels=True)
+    for tag in BULK_DATA_TAGS:
+        if tag in ds:
+            del ds[tag]
+    return ds.to_json_dict(suppress_invalid_tags=True)
+
+
+def multipart(parts: Iterable[tuple[str, bytes]], media_type: str) -> HttpResponse:
+    """A multipart/related response (PS3.18 §8.7.3.4), one part per (content type, bytes)."""
+    boundary = uuid.uuid4().hex
+    chunks = []
+    for content_type, data in parts:
+        chunks += [f"--{boundary}\r\nContent-Type: {content_type}\r\n\r\n".encode(), data, b"\r\n"]
+    chunks.append(f"--{boundary}--\r\n".encode())
+    return HttpResponse(b"".join(chunks), content_type=f'multipart/related; type="{media_type}"; boundary={boundary}')
+
+
+def dicom_json(payload: Any, *, headers: dict[str, str] | None = None) -> HttpResponse:
+    return JsonResponse(payload, safe=False, content_type=DICOM_JSON, headers=headers)
+
+
+def _read(instance: Instance) -> bytes:
+    # The path comes from the row's hash-derived key, never from the URL.
+    with get_storage().open(instance.storage_key) as handle:
+        return handle.read()
+
+
+class DicomwebApi(APIView):
+    """Base of the DICOMweb views: project auth, GET only, DICOM media types."""
+
+    http_method_names = ["get", "head", "options"]
+    # Not part of the OpenAPI description: DICOMweb is described by PS3.18, not by serializers.
+    schema = None
+
+    def perform_content_negotiation(self, request, force=False):
+        # Success answers are built by hand with DICOM media types; only errors
+        # go through DRF, always as JSON, whatever the client's Accept says.
+        return JSONRenderer(), "application/json"
+
+    def scoped(self, lookup: Callable[[], Any], **uids: str) -> Any:
+        """Run a scoped lookup; a 404 is audited as a denied access, with the UIDs asked for."""
+        try:
+            return lookup()
+        except Http404:
+            audit_log(action="dicomweb.denied", request=self.request, detail={"uids": uids, "path": self.request.path})
+            raise
+
+    def exam(self, study: str) -> Exam:
+        return self.scoped(
+            lambda: selectors.exam_get_by_uid_for_user(user=self.request.user, study_instance_uid=study), study=study
+        )
+
+    def series(self, study: str, series: str) -> Series:
+        return self.scoped(
+            lambda: selectors.series_get_for_user(
+                user=self.request.user, study_instance_uid=study, series_instance_uid=series
+            ),
+            study=study,
+            series=series,
+        )
+
+    def instance(self, study: str, series: str, instance: str) -> Instance:
+        return self.scoped(
+            lambda: selectors.instance_get_for_user(
+                user=self.request.user,
+                study_instance_uid=study,
+                series_instance_uid=series,
+                sop_instance_uid=instance,
+            ),
+            study=study,
+            series=series,
+            instance=instance,
+        )
+
+    def query(self) -> selectors.Query | HttpResponse:
+        try:
+            return selectors.query_parse(self.request.query_params)
+        except selectors.InvalidQuery as exc:
+            return JsonResponse({"message": "", "extra": {"invalid": str(exc)}}, status=400)
+
+    def url(self, *parts: str) -> str:
+        return self.request.build_absolute_uri("/dicomweb/" + "/".join(parts))
+
+    def audit(self, action: str, exam: Exam | None = None, **detail: Any) -> None:
+        audit_log(action=action, obj=exam, request=self.request, detail=detail)
+
+
+def _page(qs, query: selectors.Query) -> tuple[list, dict[str, str]]:
+    rows = list(qs[query.offset : query.offset + query.limit + 1])
+    headers = {}
+    if len(rows) > query.limit:
+        rows = rows[: query.limit]
+        # PS3.18 §8.3.4.6: tell the client the answer was cut.
+        headers["Warning"] = '299 teleradio "There are additional results that can be requested"'
+    return rows, headers
+
+
+# --- QIDO-RS ---------------------------------------------------------------------
+
+
+class StudySearchApi(DicomwebApi):
+    def get(self, request):
+        query = self.query()
+        if isinstance(query, HttpResponse):
+            return query
+        exams, headers = _page(selectors.study_list_for_user(user=request.user, query=query), query)
+        modalities: dict[int, set[str]] = {}
+        for exam_id, modality in (
+            Series.objects.filter(exam_id__in=[e.pk for e in exams]).values_list("exam_id", "modality").distinct()
+        ):
+            if modality:
+                modalities.setdefault(exam_id, set()).add(modality)
+        payload = [study_json(e, modalities.get(e.pk, ()), self.url("studies", e.study_instance_uid)) for e in exams]
+        self.audit("dicomweb.search", level="studies", query=query.filters, exam_ids=[e.pk for e in exams])
+        return dicom_json(payload, headers=headers)
+
+
+class SeriesSearchApi(DicomwebApi):
+    def get(self, request, study: str | None = None):
+        query = self.query()
+        if isinstance(query, HttpResponse):
+            return query
+        if study is not None:
+            exam = self.exam(study)
+            qs = selectors.series_list_for_exam(exam=exam, query=query)
+        else:
+            studies = selectors.study_list_for_user(user=request.user, query=query)
+            qs = selectors.series_list_for_exams(exams=studies, query=query)
+        rows, headers = _page(qs, query)
+        payload = [
+            series_json(s, self.url("studies", s.exam.study_instance_uid, "series", s.series_instance_uid))
+            for s in rows
+        ]
+        exam_ids = sorted({s.exam_id for s in rows})
+        self.audit("dicomweb.search", level="series", query=query.filters, exam_ids=exam_ids)
+        return dicom_json(payload, headers=headers)
+
+
+class InstanceSearchApi(DicomwebApi):
+    def get(self, request, study: str | None = None, series: str | None = None):
+        query = self.query()
+        if isinstance(query, HttpResponse):
+            return query
+        if series is not None:
+            qs = selectors.instance_list_for_series(series=self.series(study, series), query=query)
+        elif study is not None:
+            qs = selectors.instance_list_for_exams(exams=[self.exam(study)], query=query)
+        else:
+            studies = selectors.study_list_for_user(user=request.user, query=query)
+            qs = selectors.instance_list_for_exams(exams=studies, query=query)
+        rows, headers = _page(qs, query)
+        payload = [
+            instance_json(
+                i,
+                self.url(
+                    "studies",
+                    i.series.exam.study_instance_uid,
+                    "series",
+                    i.series.series_instance_uid,
+                    "instances",
+                    i.sop_instance_uid,
+                ),
+            )
+            for i in rows
+        ]
+        exam_ids = sorted({i.series.exam_id for i in rows})
+        self.audit("dicomweb.search", level="instances", query=query.filters, exam_ids=exam_ids)
+        return dicom_json(payload, headers=headers)
+
+
+# --- WADO-RS ---------------------------------------------------------------------
+
+
+class RetrieveApi(DicomwebApi):
+    """Instances as stored (Part 10 bytes, untouched), for a study, a series or one instance."""
+
+    def get(self, request, study: str, series: str | None = None, instance: str | None = None):
+        if instance is not None:
+            found = self.instance(study, series, instance)
+            exam, instances = found.series.exam, [found]
+        elif series is not None:
+            found_series = self.series(study, series)
+            exam, instances = found_series.exam, list(found_series.instances.order_by("instance_number", "id"))
+        else:
+            exam = self.exam(study)
+            instances = list(selectors.instance_list_for_exam(exam=exam))
+        self.audit("dicomweb.retrieve", exam, study=study, series=series, instance=instance, instances=len(instances))
+        return multipart((("application/dicom", _read(i)) for i in instances), "application/dicom")
+
+
+class MetadataApi(DicomwebApi):
+    """The DICOM JSON of every element but the bulk data, for a study, a series or one instance."""
+
+    def get(self, request, study: str, series: str | None = None, instance: str | None = None):
+        if instance is not None:
+            found = self.instance(study, series, instance)
+            exam, instances = found.series.exam, [found]
+        elif series is not None:
+            found_series = self.series(study, series)
+            exam, instances = found_series.exam, list(found_series.instances.order_by("instance_number", "id"))
+        else:
+            exam = self.exam(study)
+            instances = list(selectors.instance_list_for_exam(exam=exam))
+        payload = [metadata_json(_read(i)) for i in instances]
+        self.audit("dicomweb.metadata", exam, study=study, series=series, instance=instance, instances=len(instances))
+        return dicom_json(payload)
+
+
+def frame_list_parse(value: str) -> list[int]:
+    """``"1,3"`` → ``[1, 3]``; ValueError unless every item is a positive integer."""
+    numbers = [int(part) for part in value.split(",")]
+    if not numbers or min(numbers) < 1:
+        raise ValueError("frame numbers start at 1")
+    return numbers
+
+
+def frames_extract(ds: Dataset, numbers: list[int]) -> tuple[str, list[bytes]] | None:
+    """The media type and the bytes of the given frames (1-based), or None when not servable.
+
+    Native (uncompressed little endian) pixel data is cut into frames of
+    Rows × Columns × SamplesPerPixel × BitsAllocated / 8 bytes; encapsulated pixel
+    data gives its frames as stored, with the media type of the transfer syntax.
+
+    Raises:
+        IndexError: a frame number beyond NumberOfFrames.
+    """
+    syntax = UID(ds.file_meta.TransferSyntaxUID)
+    count = int(ds.get("NumberOfFrames", 1) or 1)
+    if max(numbers) > count:
+        raise IndexError("no such frame")
+    if "PixelData" not in ds:
+        return None
+    if syntax.is_encapsulated:
+        media_type = FRAME_MEDIA_TYPES.get(syntax)
+        if media_type is None:
+            return None
+        frames = list(generate_frames(ds.PixelData, number_of_frames=count))
+        return media_type, [frames[n - 1] for n in numbers]
+    if syntax == ExplicitVRBigEndian or ds.BitsAllocated % 8:
+        return None  # would need byte swapping or bit unpacking: not served
+    length = ds.Rows * ds.Columns * ds.get("SamplesPerPixel", 1) * ds.BitsAllocated // 8
+    data = ds.PixelData
+    return "application/octet-stream", [data[(n - 1) * length : n * length] for n in numbers]
+
+
+class FramesApi(DicomwebApi):
+    """Frames of one instance: native pixel bytes, or the encapsulated frames as stored."""
+
+    def get(self, request, study: str, series: str, instance: str, frames: str):
+        try:
+            numbers = frame_list_parse(frames)
+        except ValueError:
+            return JsonResponse({"message": "", "extra": {"invalid": "frames"}}, status=400)
+        found = self.instance(study, series, instance)
+        ds = dcmread(BytesIO(_read(found)))
+        try:
+            extracted = frames_extract(ds, numbers)
+        except IndexError:
+            raise Http404 from None
+        if extracted is None:
+            return JsonResponse(
+                {"message": "", "extra": {"unsupported": str(ds.file_meta.TransferSyntaxUID)}}, status=406
+            )
+        media_type, chunks = extracted
+        self.audit(
+            "dicomweb.retrieve", found.series.exam, study=study, series=series, instance=instance, frames=numbers
+        )
+        part_type = media_type
+        if media_type != "application/octet-stream":
+            part_type = f"{media_type}; transfer-syntax={ds.file_meta.TransferSyntaxUID}"
+        return multipart(((part_type, chunk) for chunk in chunks), media_type)
