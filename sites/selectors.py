@@ -194,13 +194,6 @@ def line_holidays(*, subdivisions: set[str], years: list[int]) -> frozenset[date
     return frozenset(days)
 
 
-def rota_line_list_for_admin(*, user: User) -> QuerySet[RotaLine]:
-    """Rota lines ``user`` administers: those of their GHT (regional lines without a GHT: platform admin)."""
-    if user.is_authenticated and user.role == Role.PLATFORM_ADMIN and user.is_active:
-        return RotaLine.objects.all()
-    return RotaLine.objects.filter(ght__in=ght_list_for_admin(user=user))
-
-
 def rota_month_list_for_admin(*, user: User) -> QuerySet[RotaMonth]:
     """Monthly rotas of the GHTs ``user`` administers, latest first."""
     return RotaMonth.objects.filter(ght__in=ght_list_for_admin(user=user)).select_related("ght", "published_by")
@@ -454,11 +447,6 @@ def shift_list_for_swap(*, user: User, start: datetime.datetime, end: datetime.d
         if eligible_lines[key]:
             result.append(shift)
     return result
-
-
-def shift_get_for_radiologist(*, user: User, shift_id: int) -> Shift:
-    """One of the user's own published shifts; 404 otherwise."""
-    return get_object_or_404(_published_shifts().filter(radiologist__user=user), pk=shift_id)
 
 
 def shift_swap_list_for_radiologist(*, user: User) -> QuerySet[ShiftSwap]:

@@ -62,20 +62,10 @@ def exam_worklist_for_user(*, user: User) -> QuerySet[Exam]:
     )
 
 
-def exam_list_mine(*, user: User) -> QuerySet[Exam]:
-    """The exams assigned to ``user`` (ASSIGNED or IN_READING) in the sites they see."""
-    return exam_worklist_for_user(user=user).filter(assigned_to=user)
-
-
-def exam_pool_for_user(*, user: User) -> QuerySet[Exam]:
-    """The GHT pool seen by ``user``: open exams with no reader (flagged in the pool, or not routed yet).
-
-    An urgent exam still receiving is in it too until routed (it is announced
-    at its first instance).
-    """
-    return exam_worklist_for_user(user=user).filter(
-        assigned_to__isnull=True, status__in=[Status.READY, Status.RECEIVING]
-    )
+# The GHT pool of a reader's worklist: open exams with no reader (flagged in the pool,
+# or not routed yet; an urgent exam still receiving is in it until routed). One
+# definition for the list, its counters and its ETag.
+POOL = Q(assigned_to__isnull=True, status__in=[Status.READY, Status.RECEIVING])
 
 
 def exam_events_for_exam(*, exam: Exam) -> QuerySet[ExamEvent]:
@@ -159,8 +149,7 @@ def worklist_state_for_user(*, user: User, now: datetime.datetime) -> WorklistSt
         .distinct()
         .count()
     )
-    mine = Q(assigned_to=user)
-    pool = Q(assigned_to__isnull=True, status__in=[Status.READY, Status.RECEIVING])
+    mine, pool = Q(assigned_to=user), POOL
     totals = exam_worklist_for_user(user=user).aggregate(
         # Only what the reader sees: a colleague's own exams do not refresh everybody's list.
         last_change=Max("updated_at", filter=mine | pool),

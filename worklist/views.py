@@ -20,6 +20,7 @@ from core.services import audit_log
 from sites.selectors import site_list_for_user
 from worklist.forms import ExamFilterForm, ReasonForm, ReassignForm, WorklistFilterForm
 from worklist.selectors import (
+    POOL,
     exam_actions_for_user,
     exam_events_for_exam,
     exam_get_for_user,
@@ -30,7 +31,6 @@ from worklist.selectors import (
 )
 from worklist.services import exam_claim, exam_reassign, exam_release, exam_return_to_pool, exam_take_from_pool
 from worklist.sla import deadline_state
-from worklist.states import Status
 
 # The reader's worklist filters, kept in their session.
 FILTERS_KEY = "worklist_filters"
@@ -127,12 +127,7 @@ def worklist(request: HttpRequest) -> HttpResponse:
     exams = exam_worklist_filtered(user=user, filters=filters)
     scope = filters.get("scope", "")
     mine = _with_deadlines(list(exams.filter(assigned_to=user)[:200]) if scope != "pool" else [], now)
-    pool = _with_deadlines(
-        list(exams.filter(assigned_to__isnull=True, status__in=[Status.READY, Status.RECEIVING])[:200])
-        if scope != "mine"
-        else [],
-        now,
-    )
+    pool = _with_deadlines(list(exams.filter(POOL)[:200]) if scope != "mine" else [], now)
     audit_log(action="exam.list", request=request, detail={"page": "worklist", "count": len(mine) + len(pool)})
     context = {"mine": mine, "pool": pool, "state": state, "form": form, "filters": filters}
     if request.htmx:
