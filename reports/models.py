@@ -1,1 +1,178 @@
-"""Report models: come with the reports issue."""
+"""Reports: templates, the report of an exam, its addenda and their delivery to the site.
+
+A Report is a draft until it is signed; once signed its row is frozen (the
+database refuses any UPDATE or DELETE of a signed report or addendum, see
+migration 0002), so a correction can only be an Addendum, itself frozen when
+signed. Delivery state lives in ReportDelivery, never on the frozen rows.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from sites.models import Ght
+from worklist.models import Exam
+
+
+class ReportTemplate(models.Model):
+    """A French report template: GHT-wide (owner empty) or personal to one radiologist."""
+
+    ght = models.ForeignKey(Ght, verbose_name=_("GHT"), on_delete=models.CASCADE, related_name="report_templates")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("propriétaire"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="report_templates",
+        help_text=_("Vide : modèle partagé par tout le GHT."),
+    )
+    name = models.CharField(_("nom"), max_length=120)
+    modality = models.CharField(_("modalité"), max_length=16, blank=True, help_text=_("Vide : toutes."))
+    body_part = models.CharField(_("région anatomique"), max_length=64, blank=True, help_text=_("Vide : toutes."))
+    indication = models.TextField(_("indication"), blank=True)
+    technique = models.TextField(_("technique"), blank=True)
+    findings = models.TextField(_("résultats"), blank=True)
+    conclusion = models.TextField(_("conclusion"), blank=True)
+    active = models.BooleanField(_("actif"), default=True)
+
+    class Meta:
+        verbose_name = _("modèle de compte rendu")
+        verbose_name_plural = _("modèles de compte rendu")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Report(models.Model):
+    """The report of one exam: a draft saved as the reader types, then signed and frozen."""
+
+    exam = models.OneToOneField(Exam, verbose_name=_("examen"), on_delete=models.PROTECT, related_name="report")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("auteur"), on_delete=models.PROTECT, related_name="+"
+    )
+    template = models.ForeignKey(
+        ReportTemplate, verbose_name=_("modèle"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    indication = models.TextField(_("indication"), blank=True)
+    technique = models.TextField(_("technique"), blank=True)
+    dose = models.TextField(_("dosimétrie"), blank=True)
+    findings = models.TextField(_("résultats"), blank=True)
+    conclusion = models.TextField(_("conclusion"), blank=True)
+    critical_finding = models.BooleanField(_("résultat critique"), default=False)
+    # Bumped by every autosave: a save from a stale tab is refused, not merged.
+    revision = models.PositiveIntegerField(_("révision"), default=0)
+    created_at = models.DateTimeField(_("créé le"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("modifié le"), auto_now=True)
+    # Set once, at signing; copies of the signer's identity as it was then.
+    signed_at = models.DateTimeField(_("signé le"), null=True, blank=True)
+    signed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("signataire"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    signer_name = models.CharField(_("nom du signataire"), max_length=200, blank=True)
+    signer_rpps = models.CharField(_("RPPS du signataire"), max_length=11, blank=True)
+
+    class Meta:
+        verbose_name = _("compte rendu")
+        verbose_name_plural = _("comptes rendus")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(signed_at__isnull=True) | (Q(signed_by__isnull=False) & ~Q(signer_rpps="")),
+                name="report_signed_has_signer",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"CR {self.exam_id}"
+
+    @property
+    def is_signed(self) -> bool:
+        return self.signed_at is not None
+
+
+class Addendum(models.Model):
+    """A signed complement to a signed report (correction, critical result communicated…)."""
+
+    class Kind(models.TextChoices):
+        CORRECTION = "correction", _("complément")
+        CRITICAL_ACK = "critical_ack", _("résultat critique communiqué")
+
+    report = models.ForeignKey(Report, verbose_name=_("compte rendu"), on_delete=models.PROTECT, related_name="addenda")
+    kind = models.CharField(_("type"), max_length=20, choices=Kind.choices, default=Kind.CORRECTION)
+    text = models.TextField(_("texte"))
+    created_at = models.DateTimeField(_("créé le"), auto_now_add=True)
+    signed_at = models.DateTimeField(_("signé le"))
+    signed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("signataire"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    signer_name = models.CharField(_("nom du signataire"), max_length=200)
+    signer_rpps = models.CharField(_("RPPS du signataire"), max_length=11, blank=True)
+
+    class Meta:
+        verbose_name = _("addendum")
+        verbose_name_plural = _("addenda")
+        ordering = ["signed_at", "id"]
+
+    def __str__(self) -> str:
+        return f"Addendum {self.pk} au CR {self.report.exam_id}"
+
+
+class ReportDelivery(models.Model):
+    """One document sent back to the site for a signed report or addendum, with its retries.
+
+    The SOP Instance UID is fixed when the row is created, so a retry re-sends
+    the same object and the PACS keeps one copy.
+    """
+
+    class Kind(models.TextChoices):
+        DICOM_PDF = "dicom_pdf", _("PDF encapsulé DICOM")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("en attente")
+        DELIVERED = "delivered", _("transmis")
+        FAILED = "failed", _("en échec")
+
+    report = models.ForeignKey(
+        Report, verbose_name=_("compte rendu"), on_delete=models.PROTECT, related_name="deliveries"
+    )
+    addendum = models.ForeignKey(
+        Addendum, verbose_name=_("addendum"), on_delete=models.PROTECT, null=True, blank=True, related_name="deliveries"
+    )
+    kind = models.CharField(_("type"), max_length=20, choices=Kind.choices, default=Kind.DICOM_PDF)
+    status = models.CharField(_("état"), max_length=20, choices=Status.choices, default=Status.PENDING)
+    sop_instance_uid = models.CharField(_("SOP Instance UID"), max_length=64, unique=True)
+    attempts = models.PositiveIntegerField(_("tentatives"), default=0)
+    last_error = models.TextField(_("dernière erreur"), blank=True)
+    next_attempt_at = models.DateTimeField(_("prochaine tentative"), null=True, blank=True)
+    delivered_at = models.DateTimeField(_("transmis le"), null=True, blank=True)
+    created_at = models.DateTimeField(_("créé le"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("envoi de compte rendu")
+        verbose_name_plural = _("envois de comptes rendus")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["report", "kind"], condition=Q(addendum__isnull=True), name="delivery_one_per_report_kind"
+            ),
+            models.UniqueConstraint(fields=["addendum", "kind"], name="delivery_one_per_addendum_kind"),
+        ]
+        indexes = [
+            # The retry sweep: deliveries not yet delivered whose next attempt is due.
+            models.Index(fields=["next_attempt_at"], name="delivery_due_idx", condition=~Q(status="delivered")),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} CR {self.report.exam_id} ({self.get_status_display()})"

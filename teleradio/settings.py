@@ -175,6 +175,12 @@ ROUTING_SWEEP_SECONDS = env.float("ROUTING_SWEEP_SECONDS", default=60.0)
 # An exam being read with no activity of its reader for this long goes back to their list.
 READING_INACTIVITY_MINUTES = env.int("READING_INACTIVITY_MINUTES", default=30)
 
+# Signing a report asks for the signer's password again ("password"), or not ("none": only
+# where a second factor already guards every session).
+REPORT_SIGN_REAUTH = env.str("REPORT_SIGN_REAUTH", default="password")
+if REPORT_SIGN_REAUTH not in ("password", "none"):
+    raise ImproperlyConfigured('REPORT_SIGN_REAUTH must be "password" or "none"')
+
 DICOM_AE_TITLE = env.str("DICOM_AE_TITLE", default="TELERADIO")
 DICOM_PORT = env.int("DICOM_PORT", default=11112)
 # Which peers may send is data (sites.Modality); these are the listener's limits.

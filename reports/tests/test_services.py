@@ -1,0 +1,155 @@
+"""Report services on PostgreSQL: draft, autosave, sign, freeze, addenda."""
+
+import datetime
+
+import pytest
+from django.db import IntegrityError, InternalError, connection, transaction
+from django.test.utils import CaptureQueriesContext
+
+from core.models import AuditEvent
+from reports import services
+from reports.models import Addendum, Report
+from reports.tests.factories import ReportTemplateFactory
+from worklist.models import ExamEvent
+from worklist.services import NotPermitted, exam_claim
+from worklist.tests.factories import ExamFactory
+
+COMPLETE = {
+    "indication": "Céphalées brutales.",
+    "technique": "Scanner cérébral sans injection.",
+    "dose": "PDL total : 800 mGy·cm",
+    "findings": "Pas d'hémorragie intracrânienne.",
+    "conclusion": "Pas d'anomalie aiguë.",
+}
+
+
+@pytest.fixture
+def reading(site_a, radiologist_a):
+    exam = ExamFactory(
+        site=site_a, status="ASSIGNED", assigned_to=radiologist_a, patient_birth_date=datetime.date(1950, 3, 2)
+    )
+    return exam_claim(exam=exam, by=radiologist_a)
+
+
+@pytest.fixture
+def draft(reading, radiologist_a):
+    return services.report_get_or_create_draft(exam=reading, by=radiologist_a)
+
+
+def _complete(report, user):
+    return services.report_save_draft(report=report, by=user, revision=report.revision, values=COMPLETE)
+
+
+def test_the_draft_is_created_for_the_holder_with_the_technique_filled_in(draft, reading, radiologist_a):
+    assert draft.author == radiologist_a
+    assert reading.site.name in draft.technique
+    assert AuditEvent.objects.filter(action="report.create", object_id=str(draft.pk)).exists()
+    assert services.report_get_or_create_draft(exam=reading, by=radiologist_a).pk == draft.pk
+
+
+def test_only_the_holder_starts_a_report(site_a, radiologist_a, merm_a):
+    exam = ExamFactory(site=site_a, status="READY")
+    with pytest.raises(NotPermitted):
+        services.report_get_or_create_draft(exam=exam, by=radiologist_a)
+    assert not Report.objects.exists()
+
+
+def test_autosave_bumps_the_revision_and_refuses_a_stale_tab(draft, radiologist_a):
+    saved = services.report_save_draft(report=draft, by=radiologist_a, revision=0, values={"findings": "v1"})
+    assert saved.revision == 1
+    with pytest.raises(services.StaleDraft):
+        services.report_save_draft(report=draft, by=radiologist_a, revision=0, values={"findings": "old tab"})
+    draft.refresh_from_db()
+    assert draft.findings == "v1"
+
+
+def test_a_template_fills_only_empty_sections(draft, radiologist_a, site_a):
+    services.report_save_draft(report=draft, by=radiologist_a, revision=0, values={"conclusion": "Mine."})
+    draft.refresh_from_db()
+    template = ReportTemplateFactory(ght=site_a.ght)
+    report = services.report_apply_template(report=draft, template=template, by=radiologist_a, revision=1)
+    assert report.findings == template.findings
+    assert report.conclusion == "Mine."
+    assert report.template == template
+
+
+def test_signing_refuses_missing_parts_and_says_which(draft, radiologist_a):
+    with pytest.raises(services.SignatureRefused) as caught:
+        services.report_sign(report=draft, by=radiologist_a, password="password")
+    assert "conclusion" in caught.value.extra["missing"]
+    draft.refresh_from_db()
+    assert not draft.is_signed
+
+
+def test_signing_refuses_a_wrong_password(draft, radiologist_a):
+    report = _complete(draft, radiologist_a)
+    with pytest.raises(services.SignatureRefused):
+        services.report_sign(report=report, by=radiologist_a, password="wrong")
+    report.refresh_from_db()
+    assert not report.is_signed
+
+
+def test_only_the_holder_signs(draft, radiologist_a, site_a):
+    from sites.tests.factories import CredentialFactory, RadiologistFactory
+
+    colleague = RadiologistFactory(user__ght=site_a.ght)
+    CredentialFactory(radiologist=colleague, site=site_a)
+    report = _complete(draft, radiologist_a)
+    with pytest.raises(NotPermitted):
+        services.report_sign(report=report, by=colleague.user, password="password")
+
+
+def test_signing_freezes_records_the_signer_and_moves_the_exam(draft, radiologist_a, reading):
+    report = _complete(draft, radiologist_a)
+    signed = services.report_sign(report=report, by=radiologist_a, password="password", revision=report.revision)
+    assert signed.signed_by == radiologist_a
+    assert signed.signer_rpps == radiologist_a.radiologist.rpps
+    reading.refresh_from_db()
+    assert reading.status == "REPORTED"
+    assert ExamEvent.objects.filter(exam=reading, to_status="REPORTED", actor=radiologist_a).exists()
+    with pytest.raises(services.ReportFrozen):
+        services.report_save_draft(report=signed, by=radiologist_a, revision=signed.revision, values={"findings": "x"})
+
+
+def test_signing_a_text_changed_since_it_was_shown_is_refused(draft, radiologist_a):
+    report = _complete(draft, radiologist_a)
+    with pytest.raises(services.StaleDraft):
+        services.report_sign(report=report, by=radiologist_a, password="password", revision=report.revision - 1)
+
+
+@pytest.mark.parametrize("write", ["update", "queryset_update", "delete"])
+def test_the_database_refuses_any_change_to_a_signed_report(draft, radiologist_a, write):
+    report = services.report_sign(report=_complete(draft, radiologist_a), by=radiologist_a, password="password")
+    with pytest.raises((IntegrityError, InternalError)), transaction.atomic():
+        if write == "update":
+            report.conclusion = "Falsified."
+            report.save()
+        elif write == "queryset_update":
+            Report.objects.filter(pk=report.pk).update(conclusion="Falsified.")
+        else:
+            Report.objects.filter(pk=report.pk).delete()
+    report.refresh_from_db()
+    assert report.conclusion == COMPLETE["conclusion"]
+
+
+def test_addenda_are_signed_kept_and_frozen(draft, radiologist_a):
+    report = services.report_sign(report=_complete(draft, radiologist_a), by=radiologist_a, password="password")
+    first = services.addendum_sign(report=report, by=radiologist_a, password="password", text="Complément 1.")
+    services.addendum_sign(report=report, by=radiologist_a, password="password", text="Complément 2.")
+    assert [a.text for a in report.addenda.all()] == ["Complément 1.", "Complément 2."]
+    with pytest.raises((IntegrityError, InternalError)), transaction.atomic():
+        Addendum.objects.filter(pk=first.pk).update(text="Changed.")
+    with pytest.raises(services.SignatureRefused):
+        services.addendum_sign(report=report, by=radiologist_a, password="bad", text="x")
+
+
+def test_no_addendum_before_signing(draft, radiologist_a):
+    with pytest.raises(services.ApplicationError):
+        services.addendum_sign(report=draft, by=radiologist_a, password="password", text="x")
+
+
+def test_autosave_is_a_single_update(draft, radiologist_a):
+    with CaptureQueriesContext(connection) as queries:
+        services.report_save_draft(report=draft, by=radiologist_a, revision=0, values={"findings": "x"})
+    updates = [q for q in queries.captured_queries if q["sql"].startswith("UPDATE")]
+    assert len(updates) == 1
