@@ -121,6 +121,11 @@ OBJECT_KWARGS: dict[str, ObjectCase] = {
         {"swap_id": w.pk},
     ),
     # Pages
+    "report_page": lambda c: (c.exam_b, {"pk": c.exam_b.pk}),
+    "report_autosave": lambda c: (c.exam_b, {"pk": c.exam_b.pk}),
+    "report_apply_template": lambda c: (c.exam_b, {"pk": c.exam_b.pk}),
+    "report_sign": lambda c: (c.exam_b, {"pk": c.exam_b.pk}),
+    "report_addendum": lambda c: (c.exam_b, {"pk": c.exam_b.pk}),
     "exam_detail": lambda c: (c.exam_b, {"pk": c.exam_b.pk}),
     "exam_take": lambda c: (c.exam_b, {"pk": c.exam_b.pk}),
     "exam_return_to_pool": lambda c: (c.exam_b, {"pk": c.exam_b.pk}),

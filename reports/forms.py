@@ -1,0 +1,51 @@
+"""Forms of the report editor: draft sections, template choice, signature, addendum."""
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from reports.models import Report
+
+
+class ReportDraftForm(forms.ModelForm):
+    """The sections the reader writes; the revision guards against a stale tab."""
+
+    revision = forms.IntegerField(widget=forms.HiddenInput, min_value=0)
+
+    class Meta:
+        model = Report
+        fields = ["indication", "technique", "dose", "findings", "conclusion", "critical_finding"]
+        widgets = {
+            "indication": forms.Textarea(attrs={"rows": 2}),
+            "technique": forms.Textarea(attrs={"rows": 2}),
+            "dose": forms.Textarea(attrs={"rows": 1}),
+            "findings": forms.Textarea(attrs={"rows": 8}),
+            "conclusion": forms.Textarea(attrs={"rows": 3}),
+        }
+        help_texts = {"critical_finding": _("Alerte immédiate du site, qui doit en accuser réception.")}
+
+
+class TemplateChoiceForm(forms.Form):
+    template = forms.ModelChoiceField(queryset=None, label=_("Modèle"), empty_label=_("Choisir un modèle…"))
+    revision = forms.IntegerField(widget=forms.HiddenInput, min_value=0)
+
+    def __init__(self, *args, templates, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["template"].queryset = templates
+
+
+class SignForm(forms.Form):
+    password = forms.CharField(
+        label=_("Mot de passe"),
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+        required=False,
+    )
+    revision = forms.IntegerField(widget=forms.HiddenInput, min_value=0)
+
+
+class AddendumForm(forms.Form):
+    text = forms.CharField(label=_("Addendum"), widget=forms.Textarea(attrs={"rows": 3}), max_length=5000)
+    password = forms.CharField(
+        label=_("Mot de passe"),
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+        required=False,
+    )

@@ -1,0 +1,13 @@
+"""Report pages, under the exam they belong to."""
+
+from django.urls import path
+
+from reports import views
+
+urlpatterns = [
+    path("exams/<int:pk>/report/", views.report_page, name="report_page"),
+    path("exams/<int:pk>/report/autosave/", views.report_autosave, name="report_autosave"),
+    path("exams/<int:pk>/report/template/", views.report_apply_template, name="report_apply_template"),
+    path("exams/<int:pk>/report/sign/", views.report_sign, name="report_sign"),
+    path("exams/<int:pk>/report/addendum/", views.report_addendum, name="report_addendum"),
+]

@@ -1,0 +1,182 @@
+"""Report pages: the editor (autosave, template, sign) and addenda. Thin: forms in, one service, redirect.
+
+The editor is a page of its own (/exams/<id>/report/) and a fragment the
+reading page includes (``report_editor_context`` + reports/_editor.html).
+"""
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils import formats, timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from core.exceptions import ApplicationError
+from core.services import audit_log
+from reports import services
+from reports.content import word_count
+from reports.forms import AddendumForm, ReportDraftForm, SignForm, TemplateChoiceForm
+from reports.models import Report
+from reports.selectors import report_for_exam, report_template_list_for_user
+from worklist.models import Exam
+from worklist.selectors import exam_get_for_user
+from worklist.states import Status
+
+
+def _exam_or_denied(request: HttpRequest, pk: int) -> Exam:
+    try:
+        return exam_get_for_user(user=request.user, exam_id=pk)
+    except Http404:
+        audit_log(action="exam.denied", request=request, detail={"exam_id": pk, "path": request.path})
+        raise
+
+
+def _holds(user, exam: Exam) -> bool:
+    return exam.status == Status.IN_READING and exam.assigned_to_id == user.pk
+
+
+def report_editor_context(*, request: HttpRequest, exam: Exam) -> dict:
+    """What reports/_editor.html needs; starts the draft when the user holds the exam."""
+    user = request.user
+    report = report_for_exam(exam=exam)
+    if report is None and _holds(user, exam):
+        report = services.report_get_or_create_draft(exam=exam, by=user)
+    context: dict = {"exam": exam, "report": report, "editable": False}
+    if report is None:
+        return context
+    if not report.is_signed and _holds(user, exam):
+        context.update(
+            editable=True,
+            draft_form=ReportDraftForm(instance=report, initial={"revision": report.revision}),
+            template_form=TemplateChoiceForm(
+                templates=report_template_list_for_user(user=user, exam=exam),
+                initial={"revision": report.revision},
+                auto_id="template_%s",
+            ),
+            sign_form=SignForm(initial={"revision": report.revision}, auto_id="sign_%s"),
+            missing=services.report_missing_parts(report=report),
+            conclusion_words=word_count(report.conclusion),
+            reauth=settings.REPORT_SIGN_REAUTH == "password",
+        )
+    elif report.is_signed:
+        context.update(
+            addenda=list(report.addenda.all()),
+            addendum_form=AddendumForm(auto_id="addendum_%s") if user.is_radiologist else None,
+            reauth=settings.REPORT_SIGN_REAUTH == "password",
+        )
+    return context
+
+
+@login_required
+def report_page(request: HttpRequest, pk: int) -> HttpResponse:
+    exam = _exam_or_denied(request, pk)
+    context = report_editor_context(request=request, exam=exam)
+    report = context["report"]
+    audit_log(action="report.view", request=request, obj=report or exam, detail={"exam": exam.pk})
+    return render(request, "reports/report_page.html", context)
+
+
+def _report_or_404(exam: Exam) -> Report:
+    report = report_for_exam(exam=exam)
+    if report is None:
+        raise Http404("No report")
+    return report
+
+
+@login_required
+@require_POST
+def report_autosave(request: HttpRequest, pk: int) -> JsonResponse:
+    """Save the draft (called by static/js/report_editor.js every few seconds and on blur)."""
+    exam = _exam_or_denied(request, pk)
+    report = _report_or_404(exam)
+    form = ReportDraftForm(request.POST, instance=Report(exam=exam))
+    if not form.is_valid():
+        return JsonResponse({"message": _("Brouillon invalide."), "extra": form.errors}, status=400)
+    values = {field: form.cleaned_data[field] for field in services.EDITABLE_FIELDS}
+    try:
+        report = services.report_save_draft(
+            report=report, by=request.user, revision=form.cleaned_data["revision"], values=values
+        )
+    except ApplicationError as error:
+        return JsonResponse({"message": error.message, "extra": error.extra}, status=error.status_code)
+    saved = timezone.localtime(report.updated_at)
+    return JsonResponse(
+        {
+            "revision": report.revision,
+            "saved_at": formats.time_format(saved, "H:i:s"),
+            "conclusion_words": word_count(report.conclusion),
+            "missing": services.report_missing_parts(report=report),
+        }
+    )
+
+
+def _back(exam: Exam) -> HttpResponse:
+    return redirect("report_page", pk=exam.pk)
+
+
+@login_required
+@require_POST
+def report_apply_template(request: HttpRequest, pk: int) -> HttpResponse:
+    exam = _exam_or_denied(request, pk)
+    report = _report_or_404(exam)
+    form = TemplateChoiceForm(request.POST, templates=report_template_list_for_user(user=request.user, exam=exam))
+    if not form.is_valid():
+        messages.error(request, _("Choisissez un modèle."))
+        return _back(exam)
+    try:
+        services.report_apply_template(
+            report=report,
+            template=form.cleaned_data["template"],
+            by=request.user,
+            revision=form.cleaned_data["revision"],
+        )
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, _("Modèle appliqué aux rubriques vides."))
+    return _back(exam)
+
+
+@login_required
+@require_POST
+def report_sign(request: HttpRequest, pk: int) -> HttpResponse:
+    exam = _exam_or_denied(request, pk)
+    report = _report_or_404(exam)
+    form = SignForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Formulaire de signature invalide : rechargez la page."))
+        return _back(exam)
+    try:
+        services.report_sign(
+            report=report,
+            by=request.user,
+            password=form.cleaned_data["password"],
+            revision=form.cleaned_data["revision"],
+        )
+    except ApplicationError as error:
+        messages.error(request, error.message)
+        return _back(exam)
+    messages.success(request, _("Compte rendu signé."))
+    return _back(exam)
+
+
+@login_required
+@require_POST
+def report_addendum(request: HttpRequest, pk: int) -> HttpResponse:
+    exam = _exam_or_denied(request, pk)
+    report = _report_or_404(exam)
+    form = AddendumForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("L'addendum est vide ou trop long."))
+        return _back(exam)
+    try:
+        services.addendum_sign(
+            report=report, by=request.user, password=form.cleaned_data["password"], text=form.cleaned_data["text"]
+        )
+    except ApplicationError as error:
+        messages.error(request, error.message)
+        return _back(exam)
+    messages.success(request, _("Addendum signé."))
+    return _back(exam)
