@@ -12,6 +12,7 @@ Rules kept here and nowhere else:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from io import BytesIO
 from typing import Any
@@ -30,9 +31,10 @@ from core.exceptions import ApplicationError, ConflictError
 from core.services import audit_log
 from dicom_gateway.storage import get_storage
 from reports import content as report_content
+from reports.defaults import DEFAULT_TEMPLATES
 from reports.dose import DoseSummary, dose_for_study
 from reports.models import Addendum, Report, ReportDelivery, ReportTemplate
-from sites.models import Role, User
+from sites.models import Ght, Role, User
 from worklist.models import Exam, Instance
 from worklist.services import NotPermitted, exam_transition
 from worklist.states import Status
@@ -182,6 +184,18 @@ def report_apply_template(*, report: Report, template: ReportTemplate, by: User,
     Report.objects.filter(pk=report.pk, signed_at__isnull=True).update(template=template)
     report.template = template
     return report
+
+
+def report_templates_install_defaults(*, ght: Ght) -> int:
+    """Give ``ght`` the default French templates it does not have yet (by name); returns how many were added."""
+    existing = set(ReportTemplate.objects.filter(ght=ght, owner__isnull=True).values_list("name", flat=True))
+    new = [
+        ReportTemplate(ght=ght, **dataclasses.asdict(default))
+        for default in DEFAULT_TEMPLATES
+        if default.name not in existing
+    ]
+    ReportTemplate.objects.bulk_create(new)
+    return len(new)
 
 
 def report_missing_parts(*, report: Report) -> list[str]:

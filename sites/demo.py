@@ -35,6 +35,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.exceptions import ApplicationError
+from reports.models import ReportTemplate
+from reports.services import report_templates_install_defaults
 from sites.identifiers import luhn_key
 from sites.models import (
     Credential,
@@ -449,6 +451,8 @@ def demo_load() -> DemoLoadResult:
         )
 
     months = demo_rota_load(ghts=ghts, sites=sites, region=region)
+    for ght in ghts.values():
+        report_templates_install_defaults(ght=ght)
 
     counts = {
         "regions": 1,
@@ -461,6 +465,7 @@ def demo_load() -> DemoLoadResult:
         "exams": len(EXAMS),
         "rota lines": len(ROTA_LINES),
         "published rota months": months,
+        "report templates": ReportTemplate.objects.filter(ght__in=ghts.values(), owner__isnull=True).count(),
     }
     return DemoLoadResult(accounts=accounts, counts=counts)
 

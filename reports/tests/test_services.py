@@ -153,3 +153,12 @@ def test_autosave_is_a_single_update(draft, radiologist_a):
         services.report_save_draft(report=draft, by=radiologist_a, revision=0, values={"findings": "x"})
     updates = [q for q in queries.captured_queries if q["sql"].startswith("UPDATE")]
     assert len(updates) == 1
+
+
+def test_default_templates_are_installed_once_per_ght(ght_a):
+    from reports.defaults import DEFAULT_TEMPLATES
+
+    assert services.report_templates_install_defaults(ght=ght_a) == len(DEFAULT_TEMPLATES)
+    assert services.report_templates_install_defaults(ght=ght_a) == 0
+    names = set(ght_a.report_templates.values_list("name", flat=True))
+    assert "Angioscanner thoracique – EP" in names
