@@ -7,11 +7,12 @@ signed. Delivery state lives in ReportDelivery, never on the frozen rows.
 """
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from sites.models import Ght
+from sites.models import Ght, Site
 from worklist.models import Exam
 
 
@@ -138,6 +139,7 @@ class ReportDelivery(models.Model):
 
     class Kind(models.TextChoices):
         DICOM_PDF = "dicom_pdf", _("PDF encapsulé DICOM")
+        HL7_ORU = "hl7_oru", _("message HL7 ORU^R01")
 
     class Status(models.TextChoices):
         PENDING = "pending", _("en attente")
@@ -176,3 +178,26 @@ class ReportDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} CR {self.report.exam_id} ({self.get_status_display()})"
+
+
+class RisEndpoint(models.Model):
+    """The site's RIS, where signed reports are sent as HL7 v2 ORU^R01 messages over MLLP."""
+
+    site = models.OneToOneField(
+        Site, verbose_name=_("établissement"), on_delete=models.CASCADE, related_name="ris_endpoint"
+    )
+    host = models.CharField(_("hôte"), max_length=255)
+    port = models.PositiveIntegerField(_("port"), validators=[MinValueValidator(1), MaxValueValidator(65535)])
+    enabled = models.BooleanField(_("activé"), default=True)
+    # MSH-3/4 (us) and MSH-5/6 (the RIS), as the site's interface engine expects them.
+    sending_application = models.CharField(_("application émettrice"), max_length=40, default="TELERADIO")
+    sending_facility = models.CharField(_("établissement émetteur"), max_length=40, blank=True)
+    receiving_application = models.CharField(_("application destinataire"), max_length=40, blank=True)
+    receiving_facility = models.CharField(_("établissement destinataire"), max_length=40, blank=True)
+
+    class Meta:
+        verbose_name = _("RIS du site")
+        verbose_name_plural = _("RIS des sites")
+
+    def __str__(self) -> str:
+        return f"RIS {self.host}:{self.port}"

@@ -294,22 +294,32 @@ def addendum_sign(*, report: Report, by: User, password: str, text: str) -> Adde
 
 
 def report_deliveries_create(*, report: Report, addendum: Addendum | None = None) -> list[ReportDelivery]:
-    """Create the deliveries of a signed report or addendum to the site's PACS, and send them after commit.
+    """Create the deliveries of a signed report or addendum to the site, and send them after commit.
 
-    Nothing is created when the site has no enabled PACS node: the report is
-    then available on the site's board and in the API only.
+    One per configured destination: a DICOM Encapsulated PDF when the site has
+    an enabled PACS node, an HL7 ORU^R01 when it has an enabled RIS endpoint.
+    With neither, nothing is created: the report is then available on the
+    site's board and in the API only.
     """
-    pacs = getattr(report.exam.site, "pacs_node", None)
-    if pacs is None or not pacs.enabled:
-        return []
-    delivery, _created = ReportDelivery.objects.get_or_create(
-        report=report,
-        addendum=addendum,
-        kind=ReportDelivery.Kind.DICOM_PDF,
-        defaults={"sop_instance_uid": generate_uid(), "next_attempt_at": timezone.now()},
-    )
-    transaction.on_commit(lambda: _send_later(delivery.pk))
-    return [delivery]
+    site = report.exam.site
+    kinds = []
+    pacs = getattr(site, "pacs_node", None)
+    if pacs is not None and pacs.enabled:
+        kinds.append(ReportDelivery.Kind.DICOM_PDF)
+    ris = getattr(site, "ris_endpoint", None)
+    if ris is not None and ris.enabled:
+        kinds.append(ReportDelivery.Kind.HL7_ORU)
+    deliveries = []
+    for kind in kinds:
+        delivery, _created = ReportDelivery.objects.get_or_create(
+            report=report,
+            addendum=addendum,
+            kind=kind,
+            defaults={"sop_instance_uid": generate_uid(), "next_attempt_at": timezone.now()},
+        )
+        transaction.on_commit(lambda pk=delivery.pk: _send_later(pk))
+        deliveries.append(delivery)
+    return deliveries
 
 
 def _send_later(delivery_id: int) -> None:

@@ -8,3 +8,10 @@ def report_delivery_send_task(delivery_id: int) -> str:
     from reports import delivery
 
     return delivery.report_delivery_send(delivery_id=delivery_id)
+
+
+@shared_task(name="reports.deliveries_send_due")
+def report_deliveries_send_due_task() -> int:
+    from reports import delivery
+
+    return delivery.report_deliveries_send_due()

@@ -35,4 +35,10 @@ app.conf.beat_schedule = {
         "task": "worklist.exams_release_inactive",
         "schedule": settings.ROUTING_SWEEP_SECONDS,
     },
+    # every minute (REPORT_DELIVERY_SWEEP_SECONDS): pending report deliveries (PACS, RIS)
+    # whose next attempt is due are sent again (lost message, or retry after back-off)
+    "report-deliveries-send-due": {
+        "task": "reports.deliveries_send_due",
+        "schedule": settings.REPORT_DELIVERY_SWEEP_SECONDS,
+    },
 }

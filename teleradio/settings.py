@@ -181,6 +181,17 @@ REPORT_SIGN_REAUTH = env.str("REPORT_SIGN_REAUTH", default="password")
 if REPORT_SIGN_REAUTH not in ("password", "none"):
     raise ImproperlyConfigured('REPORT_SIGN_REAUTH must be "password" or "none"')
 
+# Delivery of signed reports to the site's PACS/RIS: a failed send is retried after
+# RETRY_SECONDS, doubling up to RETRY_MAX_SECONDS; after MAX_ATTEMPTS it is marked failed
+# and the GHT's administrators are told (they resend it from the admin).
+REPORT_DELIVERY_RETRY_SECONDS = env.float("REPORT_DELIVERY_RETRY_SECONDS", default=30.0)
+REPORT_DELIVERY_RETRY_MAX_SECONDS = env.float("REPORT_DELIVERY_RETRY_MAX_SECONDS", default=3600.0)
+REPORT_DELIVERY_MAX_ATTEMPTS = env.int("REPORT_DELIVERY_MAX_ATTEMPTS", default=12)
+# How often beat looks for deliveries whose next attempt is due.
+REPORT_DELIVERY_SWEEP_SECONDS = env.float("REPORT_DELIVERY_SWEEP_SECONDS", default=60.0)
+# Connection and acknowledgement timeout of an HL7 message to a site's RIS (MLLP).
+REPORT_HL7_TIMEOUT_SECONDS = env.float("REPORT_HL7_TIMEOUT_SECONDS", default=30.0)
+
 DICOM_AE_TITLE = env.str("DICOM_AE_TITLE", default="TELERADIO")
 DICOM_PORT = env.int("DICOM_PORT", default=11112)
 # Which peers may send is data (sites.Modality); these are the listener's limits.
