@@ -6,7 +6,7 @@ anything else is not a route at all.
 
 from django.urls import path, register_converter
 
-from dicom_gateway import dicomweb
+from dicom_gateway import dicomweb, wado_uri
 
 
 class UidConverter:
@@ -53,4 +53,6 @@ urlpatterns = [
     path(f"{SERIES}/metadata", dicomweb.MetadataApi.as_view(), name="series-metadata"),
     path(f"{INSTANCE}/metadata", dicomweb.MetadataApi.as_view(), name="instance-metadata"),
     path(f"{INSTANCE}/frames/<frames:frames>", dicomweb.FramesApi.as_view(), name="instance-frames"),
+    # WADO-URI (PS3.18 §9): one instance as application/dicom, for the built-in viewer
+    path("wado", wado_uri.WadoUriApi.as_view(), name="wado-uri"),
 ]
