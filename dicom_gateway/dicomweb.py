@@ -1,5 +1,13 @@
 """DICOMweb read side (PS3.18): QIDO-RS search and WADO-RS retrieve, scoped and audited.
 
+- QIDO-RS: studies, series and instances search (fuzzy patient name).
+- WADO-RS: instances (multipart application/dicom, as stored or transcoded to
+  Explicit VR Little Endian when the Accept header asks for it, §8.7.3.5),
+  metadata (DICOM JSON; the pixel data is a BulkDataURI, §8.7.3.3), frames,
+  bulk data, and rendered images (JPEG or PNG with window/level, quality and
+  viewport, §8.3.5) of an instance or one of its frames. Pixel work is in
+  dicom_gateway.imaging.
+
 The views are DRF APIViews for the project's authentication (session or
 token) and IsAuthenticated, but they answer with plain HttpResponses: the
 DICOM media types (application/dicom+json, multipart/related) are not DRF
@@ -8,8 +16,11 @@ renderers. Errors keep the API's JSON shape ({"message", "extra"}).
 Scoping: every object is found through dicom_gateway.dicomweb_selectors, which
 start from the user's exams; another site's UID is a 404 like an unknown one,
 and the attempt is audited ("dicomweb.denied"). Every answer carrying patient
-data is audited ("dicomweb.search", "dicomweb.retrieve", "dicomweb.metadata").
-No CORS headers are sent: a viewer on another origin cannot read the images.
+data is audited ("dicomweb.search", "dicomweb.retrieve", "dicomweb.metadata",
+"dicomweb.rendered").
+
+CORS is off unless DICOMWEB_CORS_ALLOWED_ORIGINS lists origins (an external
+OHIF viewer): django-cors-headers then answers them on /dicomweb/ only.
 """
 
 from __future__ import annotations
@@ -22,6 +33,7 @@ from typing import Any
 
 from django.http import Http404, HttpResponse, JsonResponse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from pydicom import dcmread
 from pydicom.dataset import Dataset
 from pydicom.encaps import generate_frames
@@ -29,6 +41,7 @@ from pydicom.uid import (
     JPEG2000,
     UID,
     ExplicitVRBigEndian,
+    ExplicitVRLittleEndian,
     JPEG2000Lossless,
     JPEGBaseline8Bit,
     JPEGExtended12Bit,
@@ -42,6 +55,7 @@ from rest_framework.views import APIView
 
 from core.services import audit_log
 from dicom_gateway import dicomweb_selectors as selectors
+from dicom_gateway import imaging
 from dicom_gateway.storage import get_storage
 from worklist.models import Exam, Instance, Series
 
@@ -59,7 +73,8 @@ FRAME_MEDIA_TYPES: dict[str, str] = {
     RLELossless: "image/x-dicom-rle",
 }
 
-# Bulk data left out of metadata (PS3.18 §8.7.3.3: retrieved through /frames).
+# Bulk data given in metadata as a BulkDataURI (PS3.18 §8.7.3.3), served by BulkDataApi:
+# Pixel Data, Float Pixel Data, Double Float Pixel Data.
 BULK_DATA_TAGS = (0x7FE00010, 0x7FE00008, 0x7FE00009)
 
 
@@ -124,13 +139,89 @@ def instance_json(instance: Instance, retrieve_url: str) -> dict[str, Any]:
     }
 
 
-def metadata_json(data: bytes) -> dict[str, Any]:
-    """Every element of a stored Part 10 file except the file meta and the pixel data."""
-    ds = dcmread(BytesIO(data), stop_before_pixels=True)
+def _bulk_vr(ds: Dataset, tag: int) -> str:
+    vr = ds[tag].VR
+    if " or " in vr:  # implicit VR: OB or OW, by the bits allocated (PS3.5 §8.2)
+        return "OW" if int(ds.get("BitsAllocated", 8) or 8) > 8 else "OB"
+    return vr
+
+
+def metadata_json(data: bytes, instance_url: str) -> dict[str, Any]:
+    """Every element of a stored Part 10 file but the file meta; the pixel data as a BulkDataURI.
+
+    The URI is ``<instance_url>/bulkdata/<tag>`` (PS3.18 §8.7.3.3: bulk data
+    is never inlined in metadata).
+    """
+    ds = dcmread(BytesIO(data))
+    bulk = {}
     for tag in BULK_DATA_TAGS:
         if tag in ds:
+            bulk[f"{tag:08X}"] = {"vr": _bulk_vr(ds, tag), "BulkDataURI": f"{instance_url}/bulkdata/{tag:08X}"}
             del ds[tag]
-    return ds.to_json_dict(suppress_invalid_tags=True)
+    return {**ds.to_json_dict(suppress_invalid_tags=True), **bulk}
+
+
+def media_ranges(accept: str) -> list[tuple[str, dict[str, str]]]:
+    """An Accept header as (media range, parameters) in the client's order, q=0 left out."""
+    ranges = []
+    for item in accept.split(","):
+        media, *params = (part.strip() for part in item.split(";"))
+        values = {}
+        for param in params:
+            key, _sep, value = param.partition("=")
+            values[key.strip().lower()] = value.strip().strip('"')
+        if media and values.get("q") not in ("0", "0.0", "0.00", "0.000"):
+            ranges.append((media.lower(), values))
+    return ranges
+
+
+def dicom_syntaxes_accepted(accept: str) -> list[str]:
+    """Transfer syntaxes a client accepts for application/dicom, in its order ("*": as stored).
+
+    No Accept, ``*/*`` or multipart/related without a type accept what is stored;
+    ``type="application/dicom"`` without a transfer-syntax means Explicit VR
+    Little Endian (PS3.18 §8.7.3.5.2, Table 8.7.3-2).
+    """
+    if not accept.strip():
+        return ["*"]
+    syntaxes = []
+    for media, params in media_ranges(accept):
+        kind = params.get("type", "").lower()
+        if media in ("*/*", "multipart/*") or (media == "multipart/related" and not kind):
+            syntaxes.append("*")
+        elif (media == "multipart/related" and kind == "application/dicom") or media == "application/dicom":
+            syntaxes.append(params.get("transfer-syntax") or ExplicitVRLittleEndian)
+    return syntaxes
+
+
+def rendered_media_type(accept: str, query_accept: str = "") -> str | None:
+    """image/jpeg (the default) or image/png, from the ``accept`` query parameter or the header."""
+    for media, _params in media_ranges(query_accept or accept or "*/*"):
+        if media in imaging.RENDERED_MEDIA_TYPES:
+            return media
+        if media in ("*/*", "image/*"):
+            return "image/jpeg"
+    return None
+
+
+def instance_encode(data: bytes, stored: str, syntaxes: list[str]) -> tuple[str, bytes] | None:
+    """The instance in the first accepted transfer syntax we can give: as stored, or decompressed.
+
+    Returns (transfer syntax, Part 10 bytes), or None when none of ``syntaxes`` can be served.
+    """
+    for syntax in syntaxes:
+        if syntax in ("*", stored):
+            return stored, data
+        if syntax == ExplicitVRLittleEndian:
+            try:
+                return syntax, imaging.to_explicit_little_endian(data)
+            except imaging.CannotDecode:
+                continue
+    return None
+
+
+def not_acceptable(message: str, **extra: Any) -> JsonResponse:
+    return JsonResponse({"message": message, "extra": extra}, status=406)
 
 
 def multipart(parts: Iterable[tuple[str, bytes]], media_type: str) -> HttpResponse:
@@ -145,6 +236,17 @@ def multipart(parts: Iterable[tuple[str, bytes]], media_type: str) -> HttpRespon
 
 def dicom_json(payload: Any, *, headers: dict[str, str] | None = None) -> HttpResponse:
     return JsonResponse(payload, safe=False, content_type=DICOM_JSON, headers=headers)
+
+
+def _instance_path(exam: Exam, instance: Instance) -> tuple[str, ...]:
+    return (
+        "studies",
+        exam.study_instance_uid,
+        "series",
+        instance.series.series_instance_uid,
+        "instances",
+        instance.sop_instance_uid,
+    )
 
 
 def _read(instance: Instance) -> bytes:
@@ -300,7 +402,12 @@ class InstanceSearchApi(DicomwebApi):
 
 
 class RetrieveApi(DicomwebApi):
-    """Instances as stored (Part 10 bytes, untouched), for a study, a series or one instance."""
+    """Instances of a study, a series or one instance: as stored (Part 10 bytes, untouched), or transcoded.
+
+    ``transfer-syntax=*`` (or no Accept) gives the stored bytes; a client asking
+    for Explicit VR Little Endian gets compressed instances decompressed; any
+    other syntax than the stored one is 406 Not Acceptable.
+    """
 
     def get(self, request, study: str, series: str | None = None, instance: str | None = None):
         if instance is not None:
@@ -312,8 +419,33 @@ class RetrieveApi(DicomwebApi):
         else:
             exam = self.exam(study)
             instances = list(selectors.instance_list_for_exam(exam=exam))
+        syntaxes = dicom_syntaxes_accepted(request.headers.get("Accept", ""))
+        if not syntaxes:
+            return not_acceptable(
+                _('Seul multipart/related; type="application/dicom" est disponible.'),
+                accept=request.headers.get("Accept", ""),
+            )
+        parts = []
+        for found_instance in instances:
+            data = _read(found_instance)
+            stored = found_instance.transfer_syntax_uid or str(
+                dcmread(BytesIO(data), stop_before_pixels=True).file_meta.TransferSyntaxUID
+            )
+            encoded = instance_encode(data, stored, syntaxes)
+            if encoded is None:
+                return not_acceptable(
+                    _(
+                        "Syntaxe de transfert non disponible : l'image est stockée en %(stored)s ; "
+                        "demandez transfer-syntax=* ou %(explicit)s."
+                    )
+                    % {"stored": stored, "explicit": ExplicitVRLittleEndian},
+                    stored=stored,
+                    available=sorted({stored, ExplicitVRLittleEndian}),
+                )
+            syntax, body = encoded
+            parts.append((f"application/dicom; transfer-syntax={syntax}", body))
         self.audit("dicomweb.retrieve", exam, study=study, series=series, instance=instance, instances=len(instances))
-        return multipart((("application/dicom", _read(i)) for i in instances), "application/dicom")
+        return multipart(parts, "application/dicom")
 
 
 class MetadataApi(DicomwebApi):
@@ -329,7 +461,7 @@ class MetadataApi(DicomwebApi):
         else:
             exam = self.exam(study)
             instances = list(selectors.instance_list_for_exam(exam=exam))
-        payload = [metadata_json(_read(i)) for i in instances]
+        payload = [metadata_json(_read(i), self.url(*_instance_path(exam, i))) for i in instances]
         self.audit("dicomweb.metadata", exam, study=study, series=series, instance=instance, instances=len(instances))
         return dicom_json(payload)
 
@@ -397,3 +529,66 @@ class FramesApi(DicomwebApi):
         if media_type != "application/octet-stream":
             part_type = f"{media_type}; transfer-syntax={ds.file_meta.TransferSyntaxUID}"
         return multipart(((part_type, chunk) for chunk in chunks), media_type)
+
+
+class BulkDataApi(DicomwebApi):
+    """The bulk data a metadata BulkDataURI points to (PS3.18 §8.7.3.3): pixel data, as stored.
+
+    Native pixel data is one application/octet-stream part; encapsulated pixel
+    data is one part per frame in the media type of its transfer syntax.
+    """
+
+    def get(self, request, study: str, series: str, instance: str, tag: str):
+        found = self.instance(study, series, instance)
+        number = int(tag, 16)
+        ds = dcmread(BytesIO(_read(found)))
+        if number not in BULK_DATA_TAGS or number not in ds:
+            raise Http404
+        syntax = UID(ds.file_meta.TransferSyntaxUID)
+        if number == 0x7FE00010 and syntax.is_encapsulated:
+            extracted = frames_extract(ds, list(range(1, imaging.frame_count(ds) + 1)))
+            if extracted is None:
+                return not_acceptable(_("Syntaxe de transfert non prise en charge."), unsupported=str(syntax))
+            media_type, chunks = extracted
+            parts = [(f"{media_type}; transfer-syntax={syntax}", chunk) for chunk in chunks]
+        else:
+            media_type, parts = "application/octet-stream", [("application/octet-stream", ds[number].value)]
+        self.audit("dicomweb.retrieve", found.series.exam, study=study, series=series, instance=instance, bulkdata=tag)
+        return multipart(parts, media_type)
+
+
+class RenderedApi(DicomwebApi):
+    """An instance (its first frame) or one frame rendered as JPEG or PNG (PS3.18 §8.3.5, §10.4.1.1.3).
+
+    Query: ``window=center,width[,linear|linear-exact|sigmoid]`` (modality values,
+    after RescaleSlope/Intercept; default: the dataset's VOI), ``quality=1..100``
+    (JPEG), ``viewport=w,h`` (scales down, keeping the aspect ratio),
+    ``accept=image/png`` (else the Accept header; JPEG by default).
+    """
+
+    def get(self, request, study: str, series: str, instance: str, frame: int | None = None):
+        found = self.instance(study, series, instance)
+        media_type = rendered_media_type(request.headers.get("Accept", ""), request.query_params.get("accept", ""))
+        if media_type is None:
+            return not_acceptable(
+                _("Image rendue disponible en image/jpeg ou image/png."), available=list(imaging.RENDERED_MEDIA_TYPES)
+            )
+        try:
+            rendering = imaging.rendering_parse(request.query_params)
+        except imaging.InvalidRendering as exc:
+            return JsonResponse({"message": "", "extra": {"invalid": str(exc)}}, status=400)
+        ds = dcmread(BytesIO(_read(found)))
+        try:
+            index = 0 if frame is None else frame - 1
+            body = imaging.frame_render(ds, index=index, rendering=rendering, media_type=media_type)
+        except IndexError:
+            raise Http404 from None
+        except imaging.CannotDecode:
+            return not_acceptable(
+                _("Ces pixels ne peuvent pas être décodés sur le serveur."),
+                unsupported=str(ds.file_meta.TransferSyntaxUID),
+            )
+        self.audit(
+            "dicomweb.rendered", found.series.exam, study=study, series=series, instance=instance, frame=frame or 1
+        )
+        return HttpResponse(body, content_type=media_type)

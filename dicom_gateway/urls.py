@@ -29,8 +29,19 @@ class FrameListConverter:
         return str(value)
 
 
+class TagConverter:
+    regex = r"[0-9A-Fa-f]{8}"
+
+    def to_python(self, value: str) -> str:
+        return value.upper()
+
+    def to_url(self, value: str) -> str:
+        return str(value)
+
+
 register_converter(UidConverter, "uid")
 register_converter(FrameListConverter, "frames")
+register_converter(TagConverter, "tag")
 
 STUDY = "studies/<uid:study>"
 SERIES = f"{STUDY}/series/<uid:series>"
@@ -53,6 +64,9 @@ urlpatterns = [
     path(f"{SERIES}/metadata", dicomweb.MetadataApi.as_view(), name="series-metadata"),
     path(f"{INSTANCE}/metadata", dicomweb.MetadataApi.as_view(), name="instance-metadata"),
     path(f"{INSTANCE}/frames/<frames:frames>", dicomweb.FramesApi.as_view(), name="instance-frames"),
+    path(f"{INSTANCE}/bulkdata/<tag:tag>", dicomweb.BulkDataApi.as_view(), name="instance-bulkdata"),
+    path(f"{INSTANCE}/rendered", dicomweb.RenderedApi.as_view(), name="instance-rendered"),
+    path(f"{INSTANCE}/frames/<int:frame>/rendered", dicomweb.RenderedApi.as_view(), name="frame-rendered"),
     # WADO-URI (PS3.18 §9): one instance as application/dicom, for the built-in viewer
     path("wado", wado_uri.WadoUriApi.as_view(), name="wado-uri"),
 ]

@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
+    "corsheaders",
     "core",
     "sites",
     "worklist",
@@ -67,6 +68,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before anything that may answer: a preflight (OPTIONS) gets its CORS headers.
+    "corsheaders.middleware.CorsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -218,6 +221,14 @@ CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_dir = str(VAR_DIR / "broker")
+# DICOMweb read by a viewer on another origin (an external OHIF): CORS headers on
+# /dicomweb/ only, for these origins only (scheme://host[:port]); empty sends none.
+DICOMWEB_CORS_ALLOWED_ORIGINS = env.list("DICOMWEB_CORS_ALLOWED_ORIGINS", default=[])
+CORS_ALLOWED_ORIGINS = DICOMWEB_CORS_ALLOWED_ORIGINS
+CORS_URLS_REGEX = r"^/dicomweb/"
+CORS_ALLOW_METHODS = ["GET", "HEAD", "OPTIONS"]
+CORS_EXPOSE_HEADERS = ["Warning"]  # QIDO-RS: "there are additional results"
+
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": _broker_dir,
         "data_folder_out": _broker_dir,

@@ -67,6 +67,10 @@ def dicom_b(c: Cast, *levels: str) -> tuple[models.Model, dict[str, Any]]:
     return c.exam_b, uids | ({"frames": "1"} if "frames" in levels else {})
 
 
+def _plus(case: tuple[models.Model, dict[str, Any]], **kwargs: Any) -> tuple[models.Model, dict[str, Any]]:
+    return case[0], case[1] | kwargs
+
+
 # url name -> (object of GHT B, reverse() kwargs). A name that is not (yet) in the
 # URL conf is ignored, so pages announced by other issues can be listed here early.
 OBJECT_KWARGS: dict[str, ObjectCase] = {
@@ -99,6 +103,9 @@ OBJECT_KWARGS: dict[str, ObjectCase] = {
     "dicomweb:instance": lambda c: dicom_b(c, "series", "instance"),
     "dicomweb:instance-metadata": lambda c: dicom_b(c, "series", "instance"),
     "dicomweb:instance-frames": lambda c: dicom_b(c, "series", "instance", "frames"),
+    "dicomweb:instance-bulkdata": lambda c: _plus(dicom_b(c, "series", "instance"), tag="7FE00010"),
+    "dicomweb:instance-rendered": lambda c: dicom_b(c, "series", "instance"),
+    "dicomweb:frame-rendered": lambda c: _plus(dicom_b(c, "series", "instance"), frame=1),
     # Rota pages (sites)
     "rota_month_detail": lambda c: ((m := RotaMonthFactory(ght=c.ght_b)), {"month_id": m.pk}),
     "rota_month_publish": lambda c: ((m := RotaMonthFactory(ght=c.ght_b)), {"month_id": m.pk}),

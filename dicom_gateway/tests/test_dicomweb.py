@@ -155,13 +155,13 @@ def test_it_retrieves_a_whole_study_and_series(client, studies):
     assert ds.SOPInstanceUID == studies["single"].SOPInstanceUID
 
 
-def test_it_gives_metadata_without_bulk_data(client, studies):
+def test_it_gives_metadata_with_the_pixel_data_as_a_bulk_data_uri(client, studies):
     multi = studies["multi"]
     metadata = client.retrieve_instance_metadata(studies["a"], multi.SeriesInstanceUID, multi.SOPInstanceUID)
     assert metadata["0020000D"]["Value"] == [studies["a"]]
     assert metadata["00280010"]["Value"] == [4]
-    assert "7FE00010" not in metadata
-    assert pydicom.Dataset.from_json(metadata).PatientName == "MARTIN^Hélène"
+    assert set(metadata["7FE00010"]) == {"vr", "BulkDataURI"}
+    assert pydicom.Dataset.from_json(metadata, bulk_data_uri_handler=lambda uri: b"").PatientName == "MARTIN^Hélène"
     assert len(client.retrieve_study_metadata(studies["a"])) == 2
     assert len(client.retrieve_series_metadata(studies["a"], multi.SeriesInstanceUID)) == 1
     assert AuditEvent.objects.filter(action="dicomweb.metadata").count() == 3
@@ -206,6 +206,9 @@ def _urls(study, series, instance):
         reverse("dicomweb:instance", kwargs={**kw, "series": series, "instance": instance}),
         reverse("dicomweb:instance-metadata", kwargs={**kw, "series": series, "instance": instance}),
         reverse("dicomweb:instance-frames", kwargs={**kw, "series": series, "instance": instance, "frames": "1"}),
+        reverse("dicomweb:instance-bulkdata", kwargs={**kw, "series": series, "instance": instance, "tag": "7FE00010"}),
+        reverse("dicomweb:instance-rendered", kwargs={**kw, "series": series, "instance": instance}),
+        reverse("dicomweb:frame-rendered", kwargs={**kw, "series": series, "instance": instance, "frame": 1}),
     ]
 
 
