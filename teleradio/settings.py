@@ -214,13 +214,6 @@ GATEWAY_METRICS_PORT = env.int("GATEWAY_METRICS_PORT", default=9110)
 GATEWAY_METRICS_BIND = env.str("GATEWAY_METRICS_BIND", default="127.0.0.1")
 DICOM_BIND_ADDRESS = env.str("DICOM_BIND_ADDRESS", default="0.0.0.0")  # noqa: S104 - a DICOM listener
 
-CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
-
-# Celery: Redis in production; kombu's filesystem transport by default so that
-# the run command needs no server. The database stays the source of truth.
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
-if CELERY_BROKER_URL.startswith("filesystem://"):
-    _broker_dir = str(VAR_DIR / "broker")
 # DICOMweb read by a viewer on another origin (an external OHIF): CORS headers on
 # /dicomweb/ only, for these origins only (scheme://host[:port]); empty sends none.
 DICOMWEB_CORS_ALLOWED_ORIGINS = env.list("DICOMWEB_CORS_ALLOWED_ORIGINS", default=[])
@@ -229,6 +222,13 @@ CORS_URLS_REGEX = r"^/dicomweb/"
 CORS_ALLOW_METHODS = ["GET", "HEAD", "OPTIONS"]
 CORS_EXPOSE_HEADERS = ["Warning"]  # QIDO-RS: "there are additional results"
 
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+
+# Celery: Redis in production; kombu's filesystem transport by default so that
+# the run command needs no server. The database stays the source of truth.
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    _broker_dir = str(VAR_DIR / "broker")
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": _broker_dir,
         "data_folder_out": _broker_dir,
