@@ -71,12 +71,14 @@ class FileSystemStorage:
     def store(self, data: bytes) -> StoredObject:
         key = key_for(data)
         final = self._path(key)
-        if final.exists() and final.stat().st_size == len(data):
-            return StoredObject(key=key, size=len(data), created=False)
         try:
-            self.tmp.mkdir(parents=True, exist_ok=True)
-            tmp = self.tmp / f"{uuid.uuid4().hex}{_TMP_SUFFIX}"
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+            if os.stat(final).st_size == len(data):
+                return StoredObject(key=key, size=len(data), created=False)
+        except OSError:
+            pass  # not stored yet (or unreadable: writing it will say why)
+        tmp = self.tmp / f"{uuid.uuid4().hex}{_TMP_SUFFIX}"
+        try:
+            fd = _open_creating_parents(tmp)
             try:
                 view = memoryview(data)
                 while view:
@@ -85,11 +87,16 @@ class FileSystemStorage:
                 os.fsync(fd)
             finally:
                 os.close(fd)
-            final.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(tmp, final)
+            try:
+                os.replace(tmp, final)
+            except FileNotFoundError:
+                # The first file of its ab/cd directory. Creating directories only when
+                # needed saves two failing mkdir system calls per instance.
+                _makedirs_durably(final.parent)
+                os.replace(tmp, final)
             _fsync_dir(final.parent)
         except OSError as exc:
-            _unlink_quietly(locals().get("tmp"))
+            _unlink_quietly(tmp)
             raise StorageError(f"{type(exc).__name__}: {exc.strerror or exc}") from exc
         return StoredObject(key=key, size=len(data), created=True)
 
@@ -116,6 +123,27 @@ class FileSystemStorage:
             except FileNotFoundError:
                 continue
         return removed
+
+
+def _open_creating_parents(path: Path) -> int:
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+    try:
+        return os.open(path, flags, 0o640)
+    except FileNotFoundError:
+        _makedirs_durably(path.parent)
+        return os.open(path, flags, 0o640)
+
+
+def _makedirs_durably(path: Path) -> None:
+    """mkdir -p, then fsync the parent of each directory created, so that they survive a crash."""
+    created = []
+    current = path
+    while not current.exists():
+        created.append(current)
+        current = current.parent
+    path.mkdir(parents=True, exist_ok=True)
+    for directory in reversed(created):  # from the top: ab/ in the root, then cd/ in ab/
+        _fsync_dir(directory.parent)
 
 
 def _fsync_dir(path: Path) -> None:

@@ -57,3 +57,38 @@ def test_it_cleans_orphan_temporary_files(storage):
     (storage.tmp / "keep.txt").write_bytes(b"not ours")
     assert storage.clean_orphans() == 1
     assert sorted(p.name for p in storage.tmp.iterdir()) == ["keep.txt"]
+
+
+def test_it_creates_the_key_directories_once_and_makes_them_durable(storage, monkeypatch):
+    import dicom_gateway.storage as storage_module
+
+    synced = []
+    real_fsync_dir = storage_module._fsync_dir
+    monkeypatch.setattr(storage_module, "_fsync_dir", lambda path: (synced.append(path), real_fsync_dir(path)))
+    stored = storage.store(b"first")
+    leaf = (storage.root / stored.key).parent
+    # The new ab/ and ab/cd/ entries are synced in their parents, then the file's entry in ab/cd/.
+    assert synced[-3:] == [leaf.parent.parent, leaf.parent, leaf]
+
+    # Another file of the same ab/cd/ directory: no mkdir, one directory sync.
+    neighbour = next(
+        data
+        for i in range(1_000_000)
+        if storage_module.key_for(data := f"neighbour {i}".encode())[:5] == stored.key[:5]
+    )
+
+    def no_mkdir(*args, **kwargs):
+        raise AssertionError("mkdir for a directory that exists")
+
+    monkeypatch.setattr(storage_module.Path, "mkdir", no_mkdir)
+    synced.clear()
+    assert storage.store(neighbour).created
+    assert synced == [leaf]
+
+
+def test_a_store_whose_directory_vanished_recreates_it(storage):
+    first = storage.store(b"one")
+    (storage.root / first.key).unlink()
+    (storage.root / first.key).parent.rmdir()
+    again = storage.store(b"one")
+    assert again.created and (storage.root / again.key).read_bytes() == b"one"
