@@ -4,6 +4,12 @@ pynetdicom's server does not set TCP_NODELAY on accepted sockets; on loopback
 100 small instances take 8.9 s with Nagle's algorithm and 0.07 s without, so
 every accepted socket gets it. SO_REUSEPORT lets several gateway processes
 share one port (the kernel spreads connections between them).
+
+Two per-association costs of pynetdicom are avoided here (docs/benchmarks.md):
+each new association deep-copies the server's presentation contexts (171
+SOP classes × 45 transfer syntaxes: about 0.12 s of the GIL for every
+association, because every UID is re-validated), and its reactor sleeps 1 ms
+before each look for a decoded message (``ae.GatewayAssociation``).
 """
 
 from __future__ import annotations
@@ -15,17 +21,54 @@ import time
 
 from django.conf import settings
 from pynetdicom import AE
-from pynetdicom.transport import ThreadedAssociationServer
+from pynetdicom.presentation import PresentationContext
+from pynetdicom.transport import RequestHandler, ThreadedAssociationServer
 
+from dicom_gateway.ae import GatewayAssociation, reactor_override_applies
 from dicom_gateway.handlers import HANDLERS
 
 logger = logging.getLogger("dicom_gateway")
+
+
+class SharedSyntaxContext(PresentationContext):
+    """A supported presentation context whose deep copy shares its (immutable) UIDs.
+
+    pynetdicom deep-copies the server's contexts for every association; UIDs are
+    immutable strings, so copying the lists that hold them is enough, and skips
+    re-validating some 7,700 UIDs per association.
+    """
+
+    @classmethod
+    def from_context(cls, context: PresentationContext) -> SharedSyntaxContext:
+        shared = cls.__new__(cls)
+        shared.__dict__.update(context.__dict__)
+        shared._transfer_syntax = list(context._transfer_syntax)
+        return shared
+
+    def __deepcopy__(self, memo: dict) -> SharedSyntaxContext:
+        return self.from_context(self)
+
+
+class GatewayRequestHandler(RequestHandler):
+    def _create_association(self):
+        assoc = super()._create_association()
+        if reactor_override_applies():
+            # Same object, with the reactor that serves messages without a fixed sleep.
+            assoc.__class__ = GatewayAssociation
+        return assoc
 
 
 class GatewayServer(ThreadedAssociationServer):
     # Association threads must not keep the process alive after the grace period.
     daemon_threads = True
     block_on_close = False
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("request_handler", GatewayRequestHandler)
+        super().__init__(*args, **kwargs)
+        self.contexts = [SharedSyntaxContext.from_context(cx) for cx in self.contexts]
+        if not reactor_override_applies():
+            logger.warning("pynetdicom's association reactor changed: using it as is (1 ms sleep per message)")
 
     def server_bind(self) -> None:
         if hasattr(socket, "SO_REUSEPORT"):
