@@ -8,6 +8,7 @@ Every route with an object id is covered by tests/test_url_scoping.py.
 from django.urls import path
 
 from core.apis import HealthApi
+from reports import apis as reports_apis
 from sites import apis as sites_apis
 from worklist import apis as worklist_apis
 
@@ -54,4 +55,7 @@ urlpatterns = [
     path("exams/<int:exam_id>/reassign/", worklist_apis.ExamReassignApi.as_view(), name="exam-reassign"),
     path("exams/<int:exam_id>/claim/", worklist_apis.ExamClaimApi.as_view(), name="exam-claim"),
     path("exams/<int:exam_id>/release/", worklist_apis.ExamReleaseApi.as_view(), name="exam-release"),
+    # The signed report of an exam (404 while there is none), for site systems and the MERM's board
+    path("exams/<int:exam_id>/report/pdf/", reports_apis.ExamReportPdfApi.as_view(), name="exam-report-pdf"),
+    path("exams/<int:exam_id>/report/fhir/", reports_apis.ExamReportFhirApi.as_view(), name="exam-report-fhir"),
 ]

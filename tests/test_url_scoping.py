@@ -71,6 +71,15 @@ def _plus(case: tuple[models.Model, dict[str, Any]], **kwargs: Any) -> tuple[mod
     return case[0], case[1] | kwargs
 
 
+def report_b(c: Cast) -> tuple[models.Model, dict[str, Any]]:
+    """Exam B's report, signed (the report routes answer 404 for a draft, even to the platform admin)."""
+    from reports.tests.signed import signed_report
+
+    if not hasattr(c, "report_b"):
+        c.report_b = signed_report(exam=c.exam_b, signer=c.radiologist_b.user)
+    return c.report_b, {"exam_id": c.exam_b.pk}
+
+
 # url name -> (object of GHT B, reverse() kwargs). A name that is not (yet) in the
 # URL conf is ignored, so pages announced by other issues can be listed here early.
 OBJECT_KWARGS: dict[str, ObjectCase] = {
@@ -92,6 +101,8 @@ OBJECT_KWARGS: dict[str, ObjectCase] = {
     "api:exam-reassign": lambda c: (c.exam_b, {"exam_id": c.exam_b.pk}),
     "api:exam-claim": lambda c: (c.exam_b, {"exam_id": c.exam_b.pk}),
     "api:exam-release": lambda c: (c.exam_b, {"exam_id": c.exam_b.pk}),
+    "api:exam-report-pdf": report_b,
+    "api:exam-report-fhir": report_b,
     # DICOMweb (QIDO-RS, WADO-RS)
     "dicomweb:study": lambda c: dicom_b(c),
     "dicomweb:study-metadata": lambda c: dicom_b(c),
