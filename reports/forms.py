@@ -49,3 +49,11 @@ class AddendumForm(forms.Form):
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
         required=False,
     )
+
+
+class AcknowledgeForm(forms.Form):
+    informed_person = forms.CharField(
+        label=_("Personne informée"),
+        max_length=200,
+        help_text=_("Nom (et fonction) de la personne à qui le résultat a été communiqué."),
+    )

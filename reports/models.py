@@ -201,3 +201,47 @@ class RisEndpoint(models.Model):
 
     def __str__(self) -> str:
         return f"RIS {self.host}:{self.port}"
+
+
+class CriticalAlert(models.Model):
+    """A critical finding (résultat critique) the site must acknowledge, by a named person.
+
+    Raised when a report flagged critical is signed; acknowledged once by the
+    site (which writes the "résultat communiqué à …" addendum); escalated to
+    the signer, who must phone the site, for as long as nobody acknowledges.
+    """
+
+    report = models.OneToOneField(
+        Report, verbose_name=_("compte rendu"), on_delete=models.PROTECT, related_name="critical_alert"
+    )
+    created_at = models.DateTimeField(_("signalé le"), auto_now_add=True)
+    acknowledged_at = models.DateTimeField(_("accusé de réception le"), null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("accusé de réception par"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    informed_person = models.CharField(_("personne informée"), max_length=200, blank=True)
+    escalations = models.PositiveSmallIntegerField(_("relances"), default=0)
+    escalated_at = models.DateTimeField(_("dernière relance le"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("résultat critique")
+        verbose_name_plural = _("résultats critiques")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(acknowledged_at__isnull=True) | ~Q(informed_person=""),
+                name="critical_alert_ack_names_a_person",
+            ),
+        ]
+        indexes = [
+            # The site board's banners and the escalation sweep: alerts nobody acknowledged yet.
+            models.Index(fields=["created_at"], name="critical_open_idx", condition=Q(acknowledged_at__isnull=True)),
+        ]
+
+    def __str__(self) -> str:
+        return f"Résultat critique CR {self.report.exam_id}"

@@ -1,15 +1,22 @@
 """Reads of reports and templates, scoped through the exam (worklist.selectors)."""
 
 from django.db.models import Q, QuerySet
+from django.http import Http404
 
-from reports.models import Report, ReportTemplate
+from reports.models import CriticalAlert, Report, ReportTemplate
 from sites.models import User
+from sites.selectors import site_list_for_user
 from worklist.models import Exam
 
 
 def report_for_exam(*, exam: Exam) -> Report | None:
     """The exam's report with its addenda, or None. The caller has scoped ``exam``."""
-    return Report.objects.filter(exam=exam).select_related("signed_by", "template").prefetch_related("addenda").first()
+    return (
+        Report.objects.filter(exam=exam)
+        .select_related("signed_by", "template", "critical_alert")
+        .prefetch_related("addenda")
+        .first()
+    )
 
 
 def report_template_list_for_user(*, user: User, exam: Exam) -> QuerySet[ReportTemplate]:
@@ -23,3 +30,24 @@ def report_template_list_for_user(*, user: User, exam: Exam) -> QuerySet[ReportT
         .filter(Q(modality="") | Q(modality__iexact=exam.modality))
         .order_by("owner_id", "name")
     )
+
+
+def critical_alert_list_open_for_user(*, user: User) -> QuerySet[CriticalAlert]:
+    """Critical findings not yet acknowledged, of the sites ``user`` may see, oldest first."""
+    return (
+        CriticalAlert.objects.filter(acknowledged_at__isnull=True, report__exam__site__in=site_list_for_user(user=user))
+        .select_related("report__exam__site", "report__signed_by")
+        .order_by("created_at", "id")
+    )
+
+
+def critical_alert_get_for_user(*, user: User, alert_id: int) -> CriticalAlert:
+    """One alert of the sites ``user`` may see; Http404 otherwise."""
+    alert = (
+        CriticalAlert.objects.filter(pk=alert_id, report__exam__site__in=site_list_for_user(user=user))
+        .select_related("report__exam__site")
+        .first()
+    )
+    if alert is None:
+        raise Http404("Alert not found")
+    return alert

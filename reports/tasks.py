@@ -1,4 +1,4 @@
-"""Celery tasks of the reports: thin wrappers around reports.delivery."""
+"""Celery tasks of the reports: thin wrappers around reports.delivery and reports.services."""
 
 from celery import shared_task
 
@@ -15,3 +15,10 @@ def report_deliveries_send_due_task() -> int:
     from reports import delivery
 
     return delivery.report_deliveries_send_due()
+
+
+@shared_task(name="reports.critical_alerts_escalate")
+def critical_alerts_escalate_task() -> int:
+    from reports import services
+
+    return len(services.critical_alerts_escalate())

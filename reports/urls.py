@@ -10,4 +10,5 @@ urlpatterns = [
     path("exams/<int:pk>/report/template/", views.report_apply_template, name="report_apply_template"),
     path("exams/<int:pk>/report/sign/", views.report_sign, name="report_sign"),
     path("exams/<int:pk>/report/addendum/", views.report_addendum, name="report_addendum"),
+    path("alerts/<int:alert_id>/acknowledge/", views.critical_alert_acknowledge, name="critical_alert_acknowledge"),
 ]

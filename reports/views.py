@@ -17,9 +17,9 @@ from core.exceptions import ApplicationError
 from core.services import audit_log
 from reports import services
 from reports.content import word_count
-from reports.forms import AddendumForm, ReportDraftForm, SignForm, TemplateChoiceForm
+from reports.forms import AcknowledgeForm, AddendumForm, ReportDraftForm, SignForm, TemplateChoiceForm
 from reports.models import Report
-from reports.selectors import report_for_exam, report_template_list_for_user
+from reports.selectors import critical_alert_get_for_user, report_for_exam, report_template_list_for_user
 from worklist.models import Exam
 from worklist.selectors import exam_get_for_user
 from worklist.states import Status
@@ -180,3 +180,27 @@ def report_addendum(request: HttpRequest, pk: int) -> HttpResponse:
         return _back(exam)
     messages.success(request, _("Addendum signé."))
     return _back(exam)
+
+
+@login_required
+@require_POST
+def critical_alert_acknowledge(request: HttpRequest, alert_id: int) -> HttpResponse:
+    """The site's MERM records who received a critical finding (from the site board)."""
+    try:
+        alert = critical_alert_get_for_user(user=request.user, alert_id=alert_id)
+    except Http404:
+        audit_log(action="critical.denied", request=request, detail={"alert_id": alert_id})
+        raise
+    form = AcknowledgeForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Indiquez le nom de la personne informée."))
+        return redirect("site_board")
+    try:
+        services.critical_alert_acknowledge(
+            alert=alert, by=request.user, informed_person=form.cleaned_data["informed_person"]
+        )
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, _("Accusé de réception enregistré dans le compte rendu."))
+    return redirect("site_board")

@@ -20,6 +20,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from core.exceptions import ApplicationError
 from core.services import audit_log
+from reports.forms import AcknowledgeForm
+from reports.selectors import critical_alert_list_open_for_user
 from sites.forms import (
     RotaMonthGenerateForm,
     ShiftAssignForm,
@@ -70,8 +72,25 @@ from worklist.selectors import exam_board_for_user
 def site_board(request: HttpRequest) -> HttpResponse:
     since = timezone.now() - datetime.timedelta(hours=24)
     exams = list(exam_board_for_user(user=request.user, since=since)[:200])
-    audit_log(action="exam.list", request=request, detail={"page": "site_board", "count": len(exams)})
-    return render(request, "sites/board.html", {"exams": exams, "sites": site_list_for_user(user=request.user)})
+    alerts = list(critical_alert_list_open_for_user(user=request.user))
+    audit_log(
+        action="exam.list",
+        request=request,
+        detail={"page": "site_board", "count": len(exams), "critical_alerts": len(alerts)},
+    )
+    return render(
+        request,
+        "sites/board.html",
+        {
+            "exams": exams,
+            "alerts": alerts,
+            "acknowledge_form": AcknowledgeForm(
+                initial={"informed_person": request.user.get_full_name()}, auto_id=False
+            ),
+            "may_acknowledge": request.user.is_technologist,
+            "sites": site_list_for_user(user=request.user),
+        },
+    )
 
 
 # --- Rota planner (GHT administrators) ------------------------------------------

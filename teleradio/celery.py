@@ -41,4 +41,10 @@ app.conf.beat_schedule = {
         "task": "reports.deliveries_send_due",
         "schedule": settings.REPORT_DELIVERY_SWEEP_SECONDS,
     },
+    # every minute (ROUTING_SWEEP_SECONDS): critical findings the site has not acknowledged for
+    # CRITICAL_FINDING_ACK_MINUTES: the signer is told to phone the site (again each period)
+    "critical-alerts-escalate": {
+        "task": "reports.critical_alerts_escalate",
+        "schedule": settings.ROUTING_SWEEP_SECONDS,
+    },
 }

@@ -185,6 +185,11 @@ if REPORT_SIGN_REAUTH not in ("password", "none"):
     raise ImproperlyConfigured('REPORT_SIGN_REAUTH must be "password" or "none"')
 
 # Delivery of signed reports to the site's PACS/RIS: a failed send is retried after
+# A critical finding not acknowledged by the site for this long: the signer is told to phone
+# (and again every period). CRITICAL_FINDING_HOOK: dotted path of a function(alert_id=…) called
+# when one is raised, e.g. an SMS gateway of the duty desk; empty: in-app and e-mail only.
+CRITICAL_FINDING_ACK_MINUTES = env.int("CRITICAL_FINDING_ACK_MINUTES", default=15)
+CRITICAL_FINDING_HOOK = env.str("CRITICAL_FINDING_HOOK", default="")
 # RETRY_SECONDS, doubling up to RETRY_MAX_SECONDS; after MAX_ATTEMPTS it is marked failed
 # and the GHT's administrators are told (they resend it from the admin).
 REPORT_DELIVERY_RETRY_SECONDS = env.float("REPORT_DELIVERY_RETRY_SECONDS", default=30.0)

@@ -80,6 +80,19 @@ def report_b(c: Cast) -> tuple[models.Model, dict[str, Any]]:
     return c.report_b, {"exam_id": c.exam_b.pk}
 
 
+def critical_alert_b(c: Cast) -> tuple[models.Model, dict[str, Any]]:
+    """A critical finding of exam B, not yet acknowledged."""
+    from reports.models import CriticalAlert, Report
+    from reports.tests.signed import signed_report
+
+    if not hasattr(c, "report_b"):
+        c.report_b = Report.objects.filter(exam=c.exam_b).first() or signed_report(
+            exam=c.exam_b, signer=c.radiologist_b.user
+        )
+    alert, _ = CriticalAlert.objects.get_or_create(report=c.report_b)
+    return alert, {"alert_id": alert.pk}
+
+
 # url name -> (object of GHT B, reverse() kwargs). A name that is not (yet) in the
 # URL conf is ignored, so pages announced by other issues can be listed here early.
 OBJECT_KWARGS: dict[str, ObjectCase] = {
@@ -144,6 +157,7 @@ OBJECT_KWARGS: dict[str, ObjectCase] = {
     "report_apply_template": lambda c: (c.exam_b, {"pk": c.exam_b.pk}),
     "report_sign": lambda c: (c.exam_b, {"pk": c.exam_b.pk}),
     "report_addendum": lambda c: (c.exam_b, {"pk": c.exam_b.pk}),
+    "critical_alert_acknowledge": critical_alert_b,
     "exam_detail": lambda c: (c.exam_b, {"pk": c.exam_b.pk}),
     "exam_take": lambda c: (c.exam_b, {"pk": c.exam_b.pk}),
     "exam_return_to_pool": lambda c: (c.exam_b, {"pk": c.exam_b.pk}),
