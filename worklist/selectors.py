@@ -150,13 +150,21 @@ def worklist_state_for_user(*, user: User, now: datetime.datetime) -> WorklistSt
         .count()
     )
     mine, pool = Q(assigned_to=user), POOL
-    totals = exam_worklist_for_user(user=user).aggregate(
-        # Only what the reader sees: a colleague's own exams do not refresh everybody's list.
-        last_change=Max("updated_at", filter=mine | pool),
-        open_count=Count("id", filter=mine | pool),
-        mine=Count("id", filter=mine),
-        pool=Count("id", filter=pool),
-        overdue=Count("id", filter=(mine | pool) & Q(deadline_at__lt=now)),
+    # Only what the reader sees: a colleague's own exams do not refresh everybody's list.
+    # (mine | pool) is in the WHERE clause, not only in the FILTERs: PostgreSQL then reads
+    # the reader's rows by the assigned_to index and the pool's by exam_site_status_idx
+    # (READY/RECEIVING), instead of every open exam of the reader's sites (19 ms → 3 ms
+    # with 6,000 open exams in them, benchmarks/worklist.py).
+    totals = (
+        exam_worklist_for_user(user=user)
+        .filter(mine | pool)
+        .aggregate(
+            last_change=Max("updated_at"),
+            open_count=Count("id"),
+            mine=Count("id", filter=mine),
+            pool=Count("id", filter=pool),
+            overdue=Count("id", filter=Q(deadline_at__lt=now)),
+        )
     )
     return WorklistState(read=read, **totals)
 

@@ -121,3 +121,42 @@ def test_the_number_of_queries_does_not_grow_with_the_exams(client, site_a, radi
     with django_assert_num_queries(len(one.captured_queries)):
         body = client.get("/worklist/", **HTMX).content.decode()
     assert body.count("data-exam-id=") == 20
+
+
+def _fill_scope(site, reader, n: int) -> None:
+    """``n`` exams in the reader's worklist, of every kind it shows (mine, pool, urgent receiving, new series)."""
+    now = timezone.now()
+    for i in range(n):
+        kind = i % 4
+        ExamFactory(
+            site=site,
+            status=["ASSIGNED", "READY", "RECEIVING", "IN_READING"][kind],
+            priority="URGENT" if kind == 2 else "STANDARD",
+            in_pool=kind == 1,
+            assigned_to=reader if kind in (0, 3) else None,
+            deadline_at=now + datetime.timedelta(minutes=30 - i),
+            new_series_at=now if i % 5 == 0 else None,
+            routing_reason="De garde",
+        )
+
+
+@pytest.mark.parametrize("htmx", [False, True], ids=["page", "fragment"])
+def test_the_page_and_the_fragment_cost_the_same_queries_for_5_and_50_exams(client, site_a, radiologist_a, htmx):
+    """Issue #6: a constant number of queries whatever the size of the worklist (no N+1)."""
+    from sites.tests.factories import CredentialFactory, SiteFactory
+
+    other_site = SiteFactory(ght=site_a.ght)
+    CredentialFactory(radiologist=radiologist_a.radiologist, site=other_site)
+    headers = HTMX if htmx else {}
+    client.force_login(radiologist_a)
+    _fill_scope(site_a, radiologist_a, 5)
+    client.get("/worklist/", **headers)  # warm-up: session, content types
+    with CaptureQueriesContext(connection) as five:
+        body = client.get("/worklist/", **headers).content.decode()
+    assert body.count("data-exam-id=") == 5
+    _fill_scope(site_a, radiologist_a, 25)
+    _fill_scope(other_site, radiologist_a, 20)
+    with CaptureQueriesContext(connection) as fifty:
+        body = client.get("/worklist/", **headers).content.decode()
+    assert body.count("data-exam-id=") == 50
+    assert len(fifty.captured_queries) == len(five.captured_queries), [q["sql"] for q in fifty.captured_queries]
