@@ -34,6 +34,8 @@ from worklist.sla import deadline_state
 
 # The reader's worklist filters, kept in their session.
 FILTERS_KEY = "worklist_filters"
+# The reader's "Alerte sonore pour les urgences" switch, kept in their session like the filters.
+ALERT_KEY = "worklist_urgent_alert"
 
 
 @login_required
@@ -111,7 +113,15 @@ def worklist(request: HttpRequest) -> HttpResponse:
     A poll is a conditional request: the ETag is computed from a few aggregates
     (worklist_state_for_user), and an unchanged list answers 304 without
     loading the exams or writing an audit event (no patient data sent).
+
+    POST saves the urgent-exam alert switch (worklist.js sends it without
+    reloading: 204; a plain form post is redirected back to the page).
     """
+    if request.method == "POST":
+        request.session[ALERT_KEY] = "1" in request.POST.getlist("urgent_alert")
+        if request.headers.get("X-Requested-With") == "fetch":
+            return HttpResponse(status=204)
+        return redirect("worklist")
     user = request.user
     now = timezone.now()
     sites = site_list_for_user(user=user)
@@ -134,6 +144,7 @@ def worklist(request: HttpRequest) -> HttpResponse:
         response = render(request, "worklist/_worklist_live.html", context)
         response["ETag"] = etag
     else:
+        context["urgent_alert"] = request.session.get(ALERT_KEY, False)
         response = render(request, "worklist/worklist.html", context)
     # Patient data: never kept in a browser cache; worklist.js sends If-None-Match itself.
     response["Cache-Control"] = "private, no-store"

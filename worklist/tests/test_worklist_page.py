@@ -160,3 +160,26 @@ def test_the_page_and_the_fragment_cost_the_same_queries_for_5_and_50_exams(clie
         body = client.get("/worklist/", **headers).content.decode()
     assert body.count("data-exam-id=") == 50
     assert len(fifty.captured_queries) == len(five.captured_queries), [q["sql"] for q in fifty.captured_queries]
+
+
+def test_the_urgent_alert_switch_is_saved_for_the_reader(client, site_a, radiologist_a):
+    client.force_login(radiologist_a)
+    switch = 'data-testid="urgent-alert"'
+    page = client.get("/worklist/").content.decode()
+    assert "Alerte sonore pour les urgences" in page and f"{switch} checked" not in page
+    on = client.post("/worklist/", {"urgent_alert": ["0", "1"]}, HTTP_X_REQUESTED_WITH="fetch")
+    assert on.status_code == 204
+    assert f"{switch} checked" in client.get("/worklist/").content.decode()
+    off = client.post("/worklist/", {"urgent_alert": "0"})  # the form without JavaScript
+    assert off.status_code == 302 and off["Location"] == "/worklist/"
+    assert f"{switch} checked" not in client.get("/worklist/").content.decode()
+
+
+def test_the_live_rows_carry_their_priority_for_the_alert(client, site_a, radiologist_a):
+    vital = ExamFactory(site=site_a, status="RECEIVING", priority="VITAL")
+    urgent = ExamFactory(site=site_a, status="READY", in_pool=True, priority="URGENT")
+    standard = ExamFactory(site=site_a, status="ASSIGNED", assigned_to=radiologist_a, priority="STANDARD")
+    client.force_login(radiologist_a)
+    body = client.get("/worklist/", **HTMX).content.decode()
+    for exam in (vital, urgent, standard):
+        assert f'data-exam-id="{exam.pk}" data-priority="{exam.priority}"' in body
