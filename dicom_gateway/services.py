@@ -61,20 +61,30 @@ class KnownSeries:
 SeriesCache = dict[str, KnownSeries]
 
 
+# Values longer than this (pixel data, in practice) are not read into the Dataset: nothing
+# indexed needs them, and skipping the copy saves about half the parse of a 512 KB CT image.
+_DEFER_SIZE = 64 * 1024
+
+
 def parse_part10(data: bytes) -> Dataset:
     """Parse a DICOM Part 10 byte string, refusing truncated datasets.
 
     pydicom reads a truncated file without complaint (the last value is just
-    short), so each top-level element's declared length is checked.
+    short, or, for a value it defers, past the end), so each top-level
+    element's declared length is checked against the bytes received.
     """
-    ds = dcmread(BytesIO(data))
+    ds = dcmread(BytesIO(data), defer_size=_DEFER_SIZE)
+    transfer_syntax = ds.file_meta.get("TransferSyntaxUID") if ds.file_meta else None
+    if transfer_syntax is not None and transfer_syntax.is_deflated:
+        # Offsets then point into the inflated stream, not into ``data``: read it all.
+        ds = dcmread(BytesIO(data))
     for elem in ds._dict.values():
-        if (
-            isinstance(elem, RawDataElement)
-            and elem.length != _UNDEFINED_LENGTH
-            and elem.value is not None
-            and len(elem.value) < elem.length
-        ):
+        if not isinstance(elem, RawDataElement) or elem.length == _UNDEFINED_LENGTH:
+            continue
+        if elem.value is None:
+            if elem.value_tell + elem.length > len(data):
+                raise TruncatedDataset(f"element {elem.tag} is truncated")
+        elif len(elem.value) < elem.length:
             raise TruncatedDataset(f"element {elem.tag} is truncated")
     return ds
 

@@ -4,6 +4,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from reports.models import Report
+from sites.models import Subspecialty
 
 
 class ReportDraftForm(forms.ModelForm):
@@ -57,3 +58,33 @@ class AcknowledgeForm(forms.Form):
         max_length=200,
         help_text=_("Nom (et fonction) de la personne à qui le résultat a été communiqué."),
     )
+
+
+class OpinionRequestForm(forms.Form):
+    """Ask a named colleague, or whoever is on duty for a subspecialty."""
+
+    question = forms.CharField(label=_("Question"), widget=forms.Textarea(attrs={"rows": 3}), max_length=3000)
+    expert = forms.ModelChoiceField(
+        queryset=None, label=_("Confrère"), required=False, empty_label=_("— ou une surspécialité —")
+    )
+    subspecialty = forms.ModelChoiceField(
+        queryset=Subspecialty.objects.all(), label=_("Surspécialité"), required=False, empty_label=_("—")
+    )
+
+    def __init__(self, *args, experts, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["expert"].queryset = experts
+
+    def clean(self):
+        cleaned = super().clean()
+        if bool(cleaned.get("expert")) == bool(cleaned.get("subspecialty")):
+            raise forms.ValidationError(_("Choisissez un confrère ou une surspécialité (l'un ou l'autre)."))
+        return cleaned
+
+
+class OpinionAnswerForm(forms.Form):
+    answer = forms.CharField(label=_("Votre avis"), widget=forms.Textarea(attrs={"rows": 6}), max_length=10000)
+
+
+class CiteForm(forms.Form):
+    revision = forms.IntegerField(widget=forms.HiddenInput, min_value=0)

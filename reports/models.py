@@ -245,3 +245,64 @@ class CriticalAlert(models.Model):
 
     def __str__(self) -> str:
         return f"Résultat critique CR {self.report.exam_id}"
+
+
+class OpinionRequest(models.Model):
+    """Téléexpertise: the reader asks a colleague or a subspecialty line for an opinion on an exam.
+
+    Routed like an exam (worklist.routing.route, restricted to the subspecialty
+    and excluding the requester) with its own délai (OPINION_SLA_MINUTES); the
+    expert answers in writing, and the reader may cite the answer in the report.
+    """
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("en attente")
+        ANSWERED = "answered", _("répondu")
+        CANCELLED = "cancelled", _("annulé")
+
+    exam = models.ForeignKey(Exam, verbose_name=_("examen"), on_delete=models.PROTECT, related_name="opinions")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("demandé par"), on_delete=models.PROTECT, related_name="+"
+    )
+    question = models.TextField(_("question"))
+    subspecialty = models.ForeignKey(
+        "sites.Subspecialty",
+        verbose_name=_("surspécialité"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    expert = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("expert"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="opinions_to_give",
+    )
+    status = models.CharField(_("état"), max_length=12, choices=Status.choices, default=Status.OPEN)
+    routing_reason = models.TextField(_("motif d'orientation"), blank=True)
+    deadline_at = models.DateTimeField(_("délai garanti"))
+    escalated_at = models.DateTimeField(_("relancé le"), null=True, blank=True)
+    answer = models.TextField(_("réponse"), blank=True)
+    answered_at = models.DateTimeField(_("répondu le"), null=True, blank=True)
+    created_at = models.DateTimeField(_("demandé le"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("demande d'avis")
+        verbose_name_plural = _("demandes d'avis")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(status="answered") | (~Q(answer="") & Q(answered_at__isnull=False)),
+                name="opinion_answered_has_answer",
+            ),
+        ]
+        indexes = [
+            # The expert's list and the overdue sweep: open requests by deadline.
+            models.Index(fields=["deadline_at"], name="opinion_open_idx", condition=Q(status="open")),
+        ]
+
+    def __str__(self) -> str:
+        return f"Avis {self.pk} sur l'examen {self.exam_id}"

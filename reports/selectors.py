@@ -3,10 +3,11 @@
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
-from reports.models import CriticalAlert, Report, ReportTemplate
-from sites.models import User
+from reports.models import CriticalAlert, OpinionRequest, Report, ReportTemplate
+from sites.models import Subspecialty, User
 from sites.selectors import site_list_for_user
 from worklist.models import Exam
+from worklist.selectors import exam_list_for_user
 
 
 def report_for_exam(*, exam: Exam) -> Report | None:
@@ -51,3 +52,33 @@ def critical_alert_get_for_user(*, user: User, alert_id: int) -> CriticalAlert:
     if alert is None:
         raise Http404("Alert not found")
     return alert
+
+
+def opinion_list_for_exam(*, exam: Exam) -> QuerySet[OpinionRequest]:
+    """The opinion requests of an exam the caller has scoped, newest first."""
+    return OpinionRequest.objects.filter(exam=exam).select_related("requested_by", "expert", "subspecialty")
+
+
+def opinion_list_for_expert(*, user: User) -> QuerySet[OpinionRequest]:
+    """Open requests for ``user``: addressed to them, or unassigned in their subspecialties at their sites."""
+    subspecialties = Subspecialty.objects.filter(radiologist__user=user)
+    return (
+        OpinionRequest.objects.filter(status=OpinionRequest.Status.OPEN)
+        .filter(Q(expert=user) | Q(expert__isnull=True, subspecialty__in=subspecialties))
+        .filter(exam__site__in=site_list_for_user(user=user))
+        .exclude(requested_by=user)
+        .select_related("exam__site", "requested_by", "subspecialty")
+        .order_by("deadline_at", "id")
+    )
+
+
+def opinion_get_for_user(*, user: User, opinion_id: int) -> OpinionRequest:
+    """One request whose exam ``user`` may see; Http404 otherwise."""
+    opinion = (
+        OpinionRequest.objects.filter(pk=opinion_id, exam__in=exam_list_for_user(user=user))
+        .select_related("exam__site", "requested_by", "expert", "subspecialty")
+        .first()
+    )
+    if opinion is None:
+        raise Http404("Opinion request not found")
+    return opinion

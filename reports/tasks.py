@@ -22,3 +22,10 @@ def critical_alerts_escalate_task() -> int:
     from reports import services
 
     return len(services.critical_alerts_escalate())
+
+
+@shared_task(name="reports.opinions_escalate")
+def opinions_escalate_task() -> int:
+    from reports import services
+
+    return len(services.opinions_escalate())

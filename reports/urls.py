@@ -11,4 +11,9 @@ urlpatterns = [
     path("exams/<int:pk>/report/sign/", views.report_sign, name="report_sign"),
     path("exams/<int:pk>/report/addendum/", views.report_addendum, name="report_addendum"),
     path("alerts/<int:alert_id>/acknowledge/", views.critical_alert_acknowledge, name="critical_alert_acknowledge"),
+    path("exams/<int:pk>/opinions/create/", views.opinion_request_create, name="opinion_request_create"),
+    path("opinions/", views.opinion_list, name="opinion_list"),
+    path("opinions/<int:opinion_id>/", views.opinion_detail, name="opinion_detail"),
+    path("opinions/<int:opinion_id>/answer/", views.opinion_answer, name="opinion_answer"),
+    path("opinions/<int:opinion_id>/cite/", views.opinion_cite, name="opinion_cite"),
 ]

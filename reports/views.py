@@ -17,11 +17,27 @@ from core.exceptions import ApplicationError
 from core.services import audit_log
 from reports import services
 from reports.content import word_count
-from reports.forms import AcknowledgeForm, AddendumForm, ReportDraftForm, SignForm, TemplateChoiceForm
-from reports.models import Report
-from reports.selectors import critical_alert_get_for_user, report_for_exam, report_template_list_for_user
+from reports.forms import (
+    AcknowledgeForm,
+    AddendumForm,
+    CiteForm,
+    OpinionAnswerForm,
+    OpinionRequestForm,
+    ReportDraftForm,
+    SignForm,
+    TemplateChoiceForm,
+)
+from reports.models import OpinionRequest, Report
+from reports.selectors import (
+    critical_alert_get_for_user,
+    opinion_get_for_user,
+    opinion_list_for_exam,
+    opinion_list_for_expert,
+    report_for_exam,
+    report_template_list_for_user,
+)
 from worklist.models import Exam
-from worklist.selectors import exam_get_for_user
+from worklist.selectors import exam_get_for_user, radiologist_users_for_exam
 from worklist.states import Status
 
 
@@ -43,7 +59,11 @@ def report_editor_context(*, request: HttpRequest, exam: Exam) -> dict:
     report = report_for_exam(exam=exam)
     if report is None and _holds(user, exam):
         report = services.report_get_or_create_draft(exam=exam, by=user)
-    context: dict = {"exam": exam, "report": report, "editable": False}
+    context: dict = {"exam": exam, "report": report, "editable": False, "opinions": opinion_list_for_exam(exam=exam)}
+    if user.is_radiologist:
+        context["opinion_form"] = OpinionRequestForm(
+            experts=radiologist_users_for_exam(exam=exam).exclude(pk=user.pk), auto_id="opinion_%s"
+        )
     if report is None:
         return context
     if not report.is_signed and _holds(user, exam):
@@ -204,3 +224,95 @@ def critical_alert_acknowledge(request: HttpRequest, alert_id: int) -> HttpRespo
     else:
         messages.success(request, _("Accusé de réception enregistré dans le compte rendu."))
     return redirect("site_board")
+
+
+# --- Opinion requests (téléexpertise) ---------------------------------------------
+
+
+@login_required
+@require_POST
+def opinion_request_create(request: HttpRequest, pk: int) -> HttpResponse:
+    exam = _exam_or_denied(request, pk)
+    form = OpinionRequestForm(request.POST, experts=radiologist_users_for_exam(exam=exam).exclude(pk=request.user.pk))
+    if not form.is_valid():
+        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+        return _back(exam)
+    try:
+        services.opinion_request_create(
+            exam=exam,
+            by=request.user,
+            question=form.cleaned_data["question"],
+            expert=form.cleaned_data["expert"],
+            subspecialty=form.cleaned_data["subspecialty"],
+        )
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, _("Demande d'avis envoyée."))
+    return _back(exam)
+
+
+def _opinion_or_denied(request: HttpRequest, opinion_id: int) -> OpinionRequest:
+    try:
+        return opinion_get_for_user(user=request.user, opinion_id=opinion_id)
+    except Http404:
+        audit_log(action="opinion.denied", request=request, detail={"opinion_id": opinion_id})
+        raise
+
+
+@login_required
+def opinion_list(request: HttpRequest) -> HttpResponse:
+    """The expert's inbox: requests addressed to me, or waiting for someone of my subspecialties."""
+    opinions = list(opinion_list_for_expert(user=request.user))
+    audit_log(action="opinion.list", request=request, detail={"count": len(opinions)})
+    return render(request, "reports/opinion_list.html", {"opinions": opinions, "now": timezone.now()})
+
+
+@login_required
+def opinion_detail(request: HttpRequest, opinion_id: int) -> HttpResponse:
+    opinion = _opinion_or_denied(request, opinion_id)
+    audit_log(action="opinion.view", request=request, obj=opinion, detail={"exam": opinion.exam_id})
+    may_answer = opinion.status == OpinionRequest.Status.OPEN and (
+        opinion.expert_id == request.user.pk
+        or (opinion.expert_id is None and opinion_list_for_expert(user=request.user).filter(pk=opinion.pk).exists())
+    )
+    return render(
+        request,
+        "reports/opinion_detail.html",
+        {"opinion": opinion, "exam": opinion.exam, "answer_form": OpinionAnswerForm() if may_answer else None},
+    )
+
+
+@login_required
+@require_POST
+def opinion_answer(request: HttpRequest, opinion_id: int) -> HttpResponse:
+    opinion = _opinion_or_denied(request, opinion_id)
+    form = OpinionAnswerForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("La réponse est vide ou trop longue."))
+        return redirect("opinion_detail", opinion_id=opinion.pk)
+    try:
+        services.opinion_answer(opinion=opinion, by=request.user, answer=form.cleaned_data["answer"])
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, _("Avis envoyé au demandeur."))
+    return redirect("opinion_detail", opinion_id=opinion.pk)
+
+
+@login_required
+@require_POST
+def opinion_cite(request: HttpRequest, opinion_id: int) -> HttpResponse:
+    """Quote the expert's answer in the findings of the draft report."""
+    opinion = _opinion_or_denied(request, opinion_id)
+    form = CiteForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Formulaire invalide : rechargez la page."))
+        return _back(opinion.exam)
+    try:
+        services.opinion_cite_in_report(opinion=opinion, by=request.user, revision=form.cleaned_data["revision"])
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, _("Avis cité dans les résultats du compte rendu."))
+    return _back(opinion.exam)

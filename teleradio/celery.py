@@ -47,4 +47,7 @@ app.conf.beat_schedule = {
         "task": "reports.critical_alerts_escalate",
         "schedule": settings.ROUTING_SWEEP_SECONDS,
     },
+    # every minute (ROUTING_SWEEP_SECONDS): opinion requests past their délai are re-routed once
+    # to another expert of the subspecialty on duty, and the requester and GHT admins told
+    "opinions-escalate": {"task": "reports.opinions_escalate", "schedule": settings.ROUTING_SWEEP_SECONDS},
 }

@@ -190,6 +190,9 @@ if REPORT_SIGN_REAUTH not in ("password", "none"):
 # when one is raised, e.g. an SMS gateway of the duty desk; empty: in-app and e-mail only.
 CRITICAL_FINDING_ACK_MINUTES = env.int("CRITICAL_FINDING_ACK_MINUTES", default=15)
 CRITICAL_FINDING_HOOK = env.str("CRITICAL_FINDING_HOOK", default="")
+# Délai garanti of an opinion request (téléexpertise), in minutes: standard exams, urgent/vital ones.
+OPINION_SLA_MINUTES = env.int("OPINION_SLA_MINUTES", default=120)
+OPINION_SLA_URGENT_MINUTES = env.int("OPINION_SLA_URGENT_MINUTES", default=30)
 # RETRY_SECONDS, doubling up to RETRY_MAX_SECONDS; after MAX_ATTEMPTS it is marked failed
 # and the GHT's administrators are told (they resend it from the admin).
 REPORT_DELIVERY_RETRY_SECONDS = env.float("REPORT_DELIVERY_RETRY_SECONDS", default=30.0)

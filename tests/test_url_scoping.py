@@ -93,6 +93,21 @@ def critical_alert_b(c: Cast) -> tuple[models.Model, dict[str, Any]]:
     return alert, {"alert_id": alert.pk}
 
 
+def opinion_b(c: Cast) -> tuple[models.Model, dict[str, Any]]:
+    """An open opinion request on exam B, addressed to GHT B's radiologist."""
+    from reports.models import OpinionRequest
+
+    if not hasattr(c, "opinion_b"):
+        c.opinion_b = OpinionRequest.objects.create(
+            exam=c.exam_b,
+            requested_by=c.radiologist_b.user,
+            expert=c.radiologist_b.user,
+            question="BRAVOSECRET question",
+            deadline_at=c.exam_b.received_at,
+        )
+    return c.opinion_b, {"opinion_id": c.opinion_b.pk}
+
+
 # url name -> (object of GHT B, reverse() kwargs). A name that is not (yet) in the
 # URL conf is ignored, so pages announced by other issues can be listed here early.
 OBJECT_KWARGS: dict[str, ObjectCase] = {
@@ -158,6 +173,10 @@ OBJECT_KWARGS: dict[str, ObjectCase] = {
     "report_sign": lambda c: (c.exam_b, {"pk": c.exam_b.pk}),
     "report_addendum": lambda c: (c.exam_b, {"pk": c.exam_b.pk}),
     "critical_alert_acknowledge": critical_alert_b,
+    "opinion_request_create": lambda c: (c.exam_b, {"pk": c.exam_b.pk}),
+    "opinion_detail": opinion_b,
+    "opinion_answer": opinion_b,
+    "opinion_cite": opinion_b,
     "exam_detail": lambda c: (c.exam_b, {"pk": c.exam_b.pk}),
     "exam_take": lambda c: (c.exam_b, {"pk": c.exam_b.pk}),
     "exam_return_to_pool": lambda c: (c.exam_b, {"pk": c.exam_b.pk}),

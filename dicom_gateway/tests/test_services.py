@@ -9,7 +9,7 @@ from core.models import AuditEvent
 from dicom_gateway import statuses
 from dicom_gateway.services import instance_receive
 from dicom_gateway.storage import FileSystemStorage
-from dicom_gateway.tests.dicom_factories import encode, make_dataset
+from dicom_gateway.tests.dicom_factories import encode, make_ct_image, make_dataset
 from sites.tests.factories import ModalityFactory
 from worklist.models import Exam, Instance, Series
 
@@ -328,3 +328,20 @@ def test_a_cached_series_uid_reused_in_another_study_is_refused(modality, storag
     result = instance_receive(data=encode(other), modality=modality, storage=storage, series_cache=cache)
     assert result.status == statuses.CANNOT_UNDERSTAND
     assert Instance.objects.count() == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("cut", [0, 1, 100, 300_000])
+def test_a_large_image_is_parsed_without_its_pixels_but_its_truncation_is_seen(modality, storage, cut):
+    # Pixel data above parse_part10's defer size is not copied into the Dataset; a value
+    # cut short must still be refused, and an entire one accepted.
+    from dicom_gateway.services import parse_part10
+
+    data = encode(make_ct_image(rows=512, columns=512))
+    assert len(parse_part10(data).PixelData) == 512 * 512 * 2
+    result = instance_receive(data=data[: len(data) - cut], modality=modality, storage=storage)
+    if cut:
+        assert (result.status, "truncated" in result.reason) == (statuses.CANNOT_UNDERSTAND, True)
+        assert not Exam.objects.exists() and _files(storage) == []
+    else:
+        assert result.status == statuses.SUCCESS
