@@ -8,7 +8,12 @@ same synthetic files, in one run, to:
     instance to disk without fsync; that is what storescp does), and
 (b) our gateway as it runs in production: ``manage.py run_gateway`` as its own
     process, fsync before every answer, PostgreSQL index, Celery beat + worker
-    marking exams READY after the quiet period.
+    marking exams READY after the quiet period;
+(c) with ``--receivers …,pynetdicom``: the gateway's DICOM stack alone (same AE,
+    server, association reactor and tuning, a C-STORE handler that only builds
+    the Part 10 bytes and answers success: no storage, no index), the ceiling
+    of any gateway built on pynetdicom; ``pynetdicom-stock`` is pynetdicom's
+    own server and reactor with TCP_NODELAY and ``event.encoded_dataset()``.
 
 Both get ``TCP_NODELAY=1`` (dcmtk reads it from the environment; the gateway
 sets it on its sockets). It prints instances/s, MB/s and the gateway/storescp
@@ -84,6 +89,7 @@ class Measurement:
     nbytes: int
     seconds: float
     runs: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)  # the receiver's CPU seconds per run (not storescp's)
 
     @property
     def per_second(self) -> float:
@@ -246,6 +252,7 @@ class Bench:
             "DICOM_BIND_ADDRESS": "127.0.0.1",
         }
         self.celery: list[subprocess.Popen] = []
+        self.py_spy_gil = False
 
     def manage(self, *args: str) -> None:
         subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, check=True, capture_output=True)
@@ -341,6 +348,22 @@ class Bench:
         return [float(seconds) - self.quiet for (seconds,) in rows]
 
 
+def process_tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process's threads and of its live children (--processes N)."""
+    ticks = 0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending += [int(child) for child in (task / "children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            continue
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def process_tree_rss_kb(pid: int) -> int:
     """VmRSS of a process and its children (the worker processes of --processes N)."""
     total = 0
@@ -375,8 +398,12 @@ class RssSampler(threading.Thread):
 
 
 @contextlib.contextmanager
-def py_spy(pid: int, output: Path | None) -> Iterator[None]:
-    """Record the gateway's stacks (raw collapsed format) while the block runs."""
+def py_spy(pid: int, output: Path | None, gil: bool = False) -> Iterator[None]:
+    """Record the gateway's stacks (raw collapsed format) while the block runs.
+
+    ``gil``: sample only the thread holding the GIL (where the Python CPU goes);
+    otherwise every busy thread (wall time, including fsync and socket waits).
+    """
     if output is None:
         yield
         return
@@ -384,6 +411,7 @@ def py_spy(pid: int, output: Path | None) -> Iterator[None]:
         [
             "py-spy",
             "record",
+            *(["--gil"] if gil else []),
             "--format",
             "raw",
             "--rate",
@@ -434,8 +462,10 @@ def measure_gateway(bench: Bench, shape: str, studies: list[StudyFiles], profile
     bench.reset()
     with bench.gateway() as (process, port):
         profile = profile_dir / f"{shape}-{len(studies)}.txt" if profile_dir else None
-        with py_spy(process.pid, profile):
+        with py_spy(process.pid, profile, gil=bench.py_spy_gil):
+            cpu = process_tree_cpu_seconds(process.pid)
             seconds = send(port, studies)
+            cpu = process_tree_cpu_seconds(process.pid) - cpu
         exams, instances = bench.counts()
         expected = sum(s.instances for s in studies)
         if (exams, instances) != (len(studies), expected):
@@ -445,7 +475,7 @@ def measure_gateway(bench: Bench, shape: str, studies: list[StudyFiles], profile
         _log("  stopping the gateway")
     if profile and profile.exists():
         print(profile_summary(profile), flush=True)
-    return {"seconds": seconds, "ready_delays": delays}
+    return {"seconds": seconds, "cpu": cpu, "ready_delays": delays}
 
 
 def measure_memory(bench: Bench, parts: list[StudyFiles]) -> dict:
@@ -476,6 +506,70 @@ def measure_memory(bench: Bench, parts: list[StudyFiles]) -> dict:
     }
 
 
+# --- the DICOM stack alone ------------------------------------------------------------------
+
+
+def serve_bare(port: int, stock: bool) -> int:
+    """A C-STORE SCP that receives and answers success, storing and indexing nothing.
+
+    Not stock: the gateway's own AE, server and connection tuning (what the gateway's
+    DICOM layer costs). Stock: pynetdicom's server and reactor, TCP_NODELAY only.
+    """
+    import django
+
+    django.setup()
+    from pynetdicom import evt
+
+    from dicom_gateway import handlers
+    from dicom_gateway.ae import build_ae
+    from dicom_gateway.server import GatewayServer
+
+    def nodelay(event) -> None:
+        event.assoc.dul.socket.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def receive(event) -> int:
+        if stock:
+            event.encoded_dataset(include_meta=True)
+        else:
+            handlers.encoded_instance(event)
+        return 0x0000
+
+    ae = build_ae()
+    echo = (evt.EVT_C_ECHO, handlers.handle_echo)
+    if stock:
+        server = ae.make_server(
+            ("127.0.0.1", port), evt_handlers=[(evt.EVT_CONN_OPEN, nodelay), echo, (evt.EVT_C_STORE, receive)]
+        )
+    else:
+        server = ae.make_server(
+            ("127.0.0.1", port),
+            evt_handlers=[(evt.EVT_CONN_OPEN, handlers.handle_open), echo, (evt.EVT_C_STORE, receive)],
+            server_class=GatewayServer,
+        )
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    done.wait()
+    server.shutdown()
+    return 0
+
+
+def measure_bare(bench: Bench, studies: list[StudyFiles], stock: bool) -> tuple[float, float]:
+    """Seconds to receive the studies, and the receiver's CPU seconds meanwhile."""
+    port = free_port()
+    args = [sys.executable, "-m", "benchmarks.ingest", "--serve-bare", str(port)] + (["--stock"] if stock else [])
+    log = (bench.workdir / "bare.log").open("a")
+    process = subprocess.Popen(args, cwd=ROOT, env=bench.env, stdout=log, stderr=log)
+    try:
+        wait_listening(port, process)
+        cpu = process_tree_cpu_seconds(process.pid)
+        seconds = send(port, studies)
+        return seconds, process_tree_cpu_seconds(process.pid) - cpu
+    finally:
+        stop(process)
+        log.close()
+
+
 # --- report ---------------------------------------------------------------------------------
 
 
@@ -488,9 +582,10 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def print_table(rows: list[Measurement]) -> None:
+    """One line per measurement; ratios against storescp's median in the same run (range over runs)."""
     header = (
-        f"{'shape':<9} {'scanners':>8} {'receiver':<9} {'instances':>9} {'MB':>7} {'seconds':>8} "
-        f"{'inst/s':>8} {'MB/s':>7} {'ratio':>6} {'target':>6} {'met?':>4}"
+        f"{'shape':<9} {'scanners':>8} {'receiver':<16} {'instances':>9} {'MB':>7} {'seconds':>8} {'runs':>12} "
+        f"{'inst/s':>8} {'MB/s':>7} {'CPU ms/inst':>11} {'ratio':>6} {'target':>6} {'met?':>4}"
     )
     print(header)
     print("-" * len(header))
@@ -503,11 +598,16 @@ def print_table(rows: list[Measurement]) -> None:
             ref = reference.get((row.shape, row.scanners))
             if ref:
                 value = ref.seconds / row.seconds
-                ratio, target = f"{value:.2f}", f"{TARGETS[row.shape]:.2f}"
-                met = "yes" if value >= TARGETS[row.shape] else "no"
+                ratio = f"{value:.2f}"
+                if row.receiver == "gateway":
+                    target = f"{TARGETS[row.shape]:.2f}"
+                    met = "yes" if value >= TARGETS[row.shape] else "no"
+        runs = f"{min(row.runs):.2f}–{max(row.runs):.2f}" if len(row.runs) > 1 else ""
+        cpu = f"{1000 * statistics.median(row.cpu) / row.instances:.2f}" if row.cpu else ""
         print(
-            f"{row.shape:<9} {row.scanners:>8} {row.receiver:<9} {row.instances:>9} {row.nbytes / 1e6:>7.1f} "
-            f"{row.seconds:>8.2f} {row.per_second:>8.0f} {row.mb_per_second:>7.1f} {ratio:>6} {target:>6} {met:>4}"
+            f"{row.shape:<9} {row.scanners:>8} {row.receiver:<16} {row.instances:>9} {row.nbytes / 1e6:>7.1f} "
+            f"{row.seconds:>8.2f} {runs:>12} {row.per_second:>8.0f} {row.mb_per_second:>7.1f} {cpu:>11} "
+            f"{ratio:>6} {target:>6} {met:>4}"
         )
 
 
@@ -528,6 +628,13 @@ def machine() -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.ingest", description=__doc__.split("\n\n")[0])
     parser.add_argument("--shapes", default=",".join(FULL_COUNTS), help="comma-separated: ct-chest,mr-brain,small")
+    parser.add_argument(
+        "--receivers",
+        default="storescp,pynetdicom,gateway",
+        help="comma-separated, in order: storescp (the reference), pynetdicom, pynetdicom-stock, gateway",
+    )
+    parser.add_argument("--serve-bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    parser.add_argument("--stock", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--scanners", default="1,4", help="comma-separated numbers of scanners sending at once")
     parser.add_argument("--quick", action="store_true", help="a tenth of the instances (smoke run)")
     parser.add_argument("--gateway-processes", type=int, default=1, help="run_gateway --processes N")
@@ -535,9 +642,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quiet-seconds", type=float, default=2.0, help="EXAM_QUIET_SECONDS of the gateway")
     parser.add_argument("--memory-instances", type=int, default=10000, help="0 skips the memory run")
     parser.add_argument("--py-spy", type=Path, metavar="DIR", help="record gateway profiles there (slows it)")
+    parser.add_argument("--py-spy-gil", action="store_true", help="with --py-spy: sample the GIL holder only")
     parser.add_argument("--workdir", type=Path, help="keep files there instead of a temporary directory")
     parser.add_argument("--json", type=Path, help="also write the results as JSON")
     args = parser.parse_args(argv)
+    if args.serve_bare:
+        return serve_bare(args.serve_bare, args.stock)
+    receivers = [r for r in args.receivers.split(",") if r]
 
     shapes = [s for s in args.shapes.split(",") if s]
     scanner_counts = sorted({int(n) for n in args.scanners.split(",")})
@@ -556,6 +667,7 @@ def main(argv: list[str] | None = None) -> int:
     files = generate(workdir, counts, max(scanner_counts), memory_instances)
     _log("studies written; creating the database")
     bench = Bench(workdir, args.quiet_seconds, args.gateway_processes)
+    bench.py_spy_gil = args.py_spy_gil
     rows: list[Measurement] = []
     delays: list[float] = []
     memory: dict | None = None
@@ -566,20 +678,26 @@ def main(argv: list[str] | None = None) -> int:
             for scanners in scanner_counts:
                 studies = [files["studies"][shape, i] for i in range(scanners)]
                 instances, nbytes = sum(s.instances for s in studies), sum(s.nbytes for s in studies)
-                for receiver in ("storescp", "gateway"):
-                    runs = []
+                for receiver in receivers:
+                    runs, cpu = [], []
                     for _ in range(args.repeat):
                         _log(f"{shape} × {scanners} scanner(s) → {receiver}")
                         if receiver == "storescp":
                             runs.append(measure_storescp(workdir, studies))
                             _log(f"  {runs[-1]:.2f} s")
+                        elif receiver.startswith("pynetdicom"):
+                            seconds, cpu_seconds = measure_bare(bench, studies, stock=receiver == "pynetdicom-stock")
+                            runs.append(seconds)
+                            cpu.append(cpu_seconds)
+                            _log(f"  {seconds:.2f} s, receiver CPU {cpu_seconds:.2f} s")
                         else:
                             result = measure_gateway(bench, shape, studies, args.py_spy)
                             runs.append(result["seconds"])
-                            _log(f"  {result['seconds']:.2f} s")
+                            cpu.append(result["cpu"])
+                            _log(f"  {result['seconds']:.2f} s, receiver CPU {result['cpu']:.2f} s")
                             delays += result["ready_delays"]
                     rows.append(
-                        Measurement(shape, scanners, receiver, instances, nbytes, statistics.median(runs), runs)
+                        Measurement(shape, scanners, receiver, instances, nbytes, statistics.median(runs), runs, cpu)
                     )
         if memory_instances:
             _log(f"memory: {memory_instances} small instances in 5 associations")
