@@ -177,6 +177,8 @@ ROUTING_ESCALATE_FRACTION = env.float("ROUTING_ESCALATE_FRACTION", default=0.5)
 ROUTING_SWEEP_SECONDS = env.float("ROUTING_SWEEP_SECONDS", default=60.0)
 # An exam being read with no activity of its reader for this long goes back to their list.
 READING_INACTIVITY_MINUTES = env.int("READING_INACTIVITY_MINUTES", default=30)
+# "Open in an external viewer" link of the reading page; {study_instance_uid} is replaced. Empty: no link.
+OHIF_VIEWER_URL_TEMPLATE = env.str("OHIF_VIEWER_URL_TEMPLATE", default="")
 
 # Signing a report asks for the signer's password again ("password"), or not ("none": only
 # where a second factor already guards every session).

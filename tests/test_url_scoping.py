@@ -183,6 +183,11 @@ OBJECT_KWARGS: dict[str, ObjectCase] = {
     "exam_reassign": lambda c: (c.exam_b, {"pk": c.exam_b.pk}),
     "exam_claim": lambda c: (c.exam_b, {"pk": c.exam_b.pk}),
     "exam_release": lambda c: (c.exam_b, {"pk": c.exam_b.pk}),
+    "exam_images": lambda c: (c.exam_b, {"pk": c.exam_b.pk}),
+    "exam_series_thumbnail": lambda c: (
+        c.exam_b,
+        {"pk": c.exam_b.pk, "series_id": dicom_b(c) and c.exam_b.series.get().pk},
+    ),
 }
 
 ListCase = Callable[[Cast], tuple[set[int], set[int]]]

@@ -4,7 +4,7 @@ import datetime
 import zoneinfo
 from typing import NamedTuple
 
-from django.db.models import Case, Count, IntegerField, Max, Prefetch, Q, QuerySet, Value, When
+from django.db.models import Case, Count, F, IntegerField, Max, Prefetch, Q, QuerySet, Value, When
 from django.http import Http404
 from django.utils import timezone
 
@@ -30,6 +30,27 @@ def exam_get_for_user(*, user: User, exam_id: int) -> Exam:
         return exam_list_for_user(user=user).get(pk=exam_id)
     except (Exam.DoesNotExist, ValueError, TypeError):
         raise Http404("Exam not found") from None
+
+
+def exam_priors_for_user(*, user: User, exam: Exam) -> QuerySet[Exam]:
+    """Other exams of ``exam``'s patient that ``user`` may see, newest first (the priors of the reading page).
+
+    The same patient is the same PatientID *and* IssuerOfPatientID: an ID alone
+    is only unique within its issuer (each hospital numbers its own patients).
+    Exams without a PatientID have no priors. Scoped by exam_list_for_user, so
+    a prior never comes from a site the reader may not read for.
+
+    INS hook: when the national identifier (INS) is modelled, match it too,
+    ``Q(ins=exam.ins) | Q(patient_id=…, issuer_of_patient_id=…)`` when ``exam.ins`` is set.
+    """
+    if not exam.patient_id:
+        return Exam.objects.none()
+    return (
+        exam_list_for_user(user=user)
+        .filter(patient_id=exam.patient_id, issuer_of_patient_id=exam.issuer_of_patient_id)
+        .exclude(pk=exam.pk)
+        .order_by(F("study_datetime").desc(nulls_last=True), F("received_at").desc(nulls_last=True), "-id")
+    )
 
 
 def exam_list_filtered(*, user: User, filters: dict) -> QuerySet[Exam]:

@@ -2,12 +2,15 @@
 
 import datetime
 import hashlib
+from urllib.parse import quote, urlencode
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
-from django.shortcuts import redirect, render
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotModified, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.http import parse_etags, url_has_allowed_host_and_scheme
@@ -17,14 +20,19 @@ from django.views.decorators.http import require_POST
 
 from core.exceptions import ApplicationError
 from core.services import audit_log
+from dicom_gateway.dicomweb_selectors import instance_list_for_exam
+from dicom_gateway.storage import get_storage
+from dicom_gateway.thumbnails import thumbnail_png
 from sites.selectors import site_list_for_user
 from worklist.forms import ExamFilterForm, ReasonForm, ReassignForm, WorklistFilterForm
+from worklist.models import Exam, Series
 from worklist.selectors import (
     POOL,
     exam_actions_for_user,
     exam_events_for_exam,
     exam_get_for_user,
     exam_list_filtered,
+    exam_priors_for_user,
     exam_worklist_filtered,
     radiologist_users_for_exam,
     worklist_state_for_user,
@@ -51,9 +59,24 @@ def exam_list(request: HttpRequest) -> HttpResponse:
     return render(request, "worklist/exam_list.html", {"form": form, "page": page})
 
 
+def _exam_or_denied(request: HttpRequest, pk: int) -> Exam:
+    """The exam if the user may see it; otherwise the attempt is audited and the answer is 404."""
+    try:
+        return exam_get_for_user(user=request.user, exam_id=pk)
+    except Http404:
+        audit_log(action="exam.denied", request=request, detail={"exam_id": pk, "path": request.path})
+        raise
+
+
+def _external_viewer_url(exam: Exam) -> str:
+    template = settings.OHIF_VIEWER_URL_TEMPLATE
+    return template.replace("{study_instance_uid}", quote(exam.study_instance_uid, safe="")) if template else ""
+
+
 @login_required
 def exam_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    exam = exam_get_for_user(user=request.user, exam_id=pk)
+    """The reading page: facts, request, priors, viewer, actions and timeline."""
+    exam = _exam_or_denied(request, pk)
     audit_log(action="exam.view", request=request, obj=exam, detail={"page": "exam_detail"})
     actions = exam_actions_for_user(user=request.user, exam=exam)
     reassign_form = (
@@ -68,11 +91,85 @@ def exam_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "exam": exam,
             "series": exam.series.all(),
             "events": exam_events_for_exam(exam=exam),
+            "priors": exam_priors_for_user(user=request.user, exam=exam).prefetch_related("series")[:20],
+            "external_viewer_url": _external_viewer_url(exam),
             "actions": actions,
             "reassign_form": reassign_form,
             "pool_form": ReasonForm(auto_id="pool_%s") if actions["return_to_pool"] else None,
         },
     )
+
+
+@login_required
+def exam_images(request: HttpRequest, pk: int) -> JsonResponse:
+    """What the viewer loads: the exam's series, each with its instances' WADO-URI URLs in order.
+
+    ``?prior_of=<id>`` says the exam is opened beside another one, as a prior:
+    audited like opening the exam ("exam.view", page "prior").
+    """
+    exam = _exam_or_denied(request, pk)
+    prior_of = request.GET.get("prior_of", "")
+    detail = {"page": "prior", "prior_of": prior_of[:20]} if prior_of else {"page": "viewer"}
+    audit_log(action="exam.view", request=request, obj=exam, detail=detail)
+    wado = reverse("dicomweb:wado-uri")
+    series = {
+        s.pk: {
+            "id": s.pk,
+            "number": s.series_number,
+            "description": s.series_description,
+            "modality": s.modality,
+            "thumbnail": reverse("exam_series_thumbnail", kwargs={"pk": exam.pk, "series_id": s.pk}),
+            # + "<SOP Instance UID>/metadata": the tag panel's WADO-RS metadata of one image.
+            "instances_url": reverse(
+                "dicomweb:series-retrieve", kwargs={"study": exam.study_instance_uid, "series": s.series_instance_uid}
+            )
+            + "/instances/",
+            "series_instance_uid": s.series_instance_uid,
+            "instances": [],
+        }
+        for s in exam.series.order_by("series_number", "id")
+    }
+    # Plain rows, not model instances: a 300-image series is one cheap query.
+    rows = instance_list_for_exam(exam=exam).values_list("series_id", "sop_instance_uid")
+    for series_id, sop_instance_uid in rows:
+        s = series[series_id]
+        query = urlencode(
+            {
+                "requestType": "WADO",
+                "studyUID": exam.study_instance_uid,
+                "seriesUID": s["series_instance_uid"],
+                "objectUID": sop_instance_uid,
+                "contentType": "application/dicom",
+            }
+        )
+        s["instances"].append({"uid": sop_instance_uid, "url": f"{wado}?{query}"})
+    response = JsonResponse(
+        {
+            "exam": exam.pk,
+            "study_instance_uid": exam.study_instance_uid,
+            "series": [s for s in series.values() if s["instances"]],
+        }
+    )
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@login_required
+def exam_series_thumbnail(request: HttpRequest, pk: int, series_id: int) -> HttpResponse:
+    """A small PNG of the middle image of one series of the exam (404 if not decodable here)."""
+    exam = _exam_or_denied(request, pk)
+    series = get_object_or_404(Series, pk=series_id, exam=exam)
+    instances = list(series.instances.order_by("instance_number", "id").values_list("storage_key", flat=True))
+    if not instances:
+        raise Http404
+    with get_storage().open(instances[len(instances) // 2]) as handle:
+        png = thumbnail_png(handle.read())
+    if png is None:
+        raise Http404
+    audit_log(action="exam.thumbnail", request=request, obj=exam, detail={"series_id": series.pk})
+    response = HttpResponse(png, content_type="image/png")
+    response["Cache-Control"] = "private, no-store"
+    return response
 
 
 def _countdown(left: datetime.timedelta) -> str:
