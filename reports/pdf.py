@@ -184,7 +184,10 @@ def _render(report: Report, addenda: list[Addendum]) -> bytes:
             Paragraph(
                 _text(
                     _("Signé par %(name)s (RPPS %(rpps)s).")
-                    % {"name": addendum.signer_name, "rpps": addendum.signer_rpps or "—"}
+                    % {"name": addendum.signer_name, "rpps": addendum.signer_rpps}
+                    if addendum.signer_rpps
+                    # A critical finding's acknowledgement is recorded by the site's MERM, not a physician.
+                    else _("Enregistré par %(name)s (établissement).") % {"name": addendum.signer_name}
                 ),
                 s["small"],
             ),

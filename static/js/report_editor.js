@@ -14,6 +14,7 @@
   var dirty = false;
   var saving = false;
   var stopped = false;
+  var editedInFlight = false;
   var INTERVAL_MS = 3000;
 
   function revisionInputs() {
@@ -33,6 +34,7 @@
     if (!dirty || saving || stopped) { return Promise.resolve(); }
     saving = true;
     dirty = false;
+    editedInFlight = false;
     statusEl.textContent = form.dataset.savingText;
     return fetch(form.dataset.autosaveUrl, {
       method: "POST",
@@ -45,7 +47,7 @@
       if (result.status === 200) {
         setRevision(result.body.revision);
         statusEl.textContent = form.dataset.savedText + " " + result.body.saved_at;
-        form.dataset.saved = "true";
+        form.dataset.saved = editedInFlight ? "false" : "true";
         if (missingEl) {
           missingEl.hidden = result.body.missing.length === 0;
           missingList.textContent = result.body.missing.join(", ");
@@ -58,17 +60,27 @@
     }).catch(function () {
       dirty = true;
       statusEl.textContent = form.dataset.offlineText;
-    }).then(function () { saving = false; });
+    }).then(function () {
+      saving = false;
+      // Typed (or ticked) while the request was in flight: save that too, now
+      // (a failed request waits for the next tick instead: no tight retry loop).
+      if (editedInFlight && !stopped) { return save(); }
+    });
+  }
+
+  function changed() {
+    dirty = true;
+    if (saving) { editedInFlight = true; }
+    form.dataset.saved = "false";
   }
 
   form.addEventListener("input", function (event) {
-    dirty = true;
-    form.dataset.saved = "false";
+    changed();
     if (event.target.name === "conclusion" && wordsEl) {
       wordsEl.textContent = countWords(event.target.value);
     }
   });
-  form.addEventListener("change", function () { dirty = true; save(); });
+  form.addEventListener("change", function () { changed(); save(); });
   form.addEventListener("focusout", function () { save(); });
   form.addEventListener("submit", function (event) { event.preventDefault(); save(); });
   window.setInterval(save, INTERVAL_MS);
