@@ -6,6 +6,7 @@ from reports import views
 
 urlpatterns = [
     path("exams/<int:pk>/report/", views.report_page, name="report_page"),
+    path("exams/<int:pk>/report/panel/", views.report_panel, name="report_panel"),
     path("exams/<int:pk>/report/autosave/", views.report_autosave, name="report_autosave"),
     path("exams/<int:pk>/report/template/", views.report_apply_template, name="report_apply_template"),
     path("exams/<int:pk>/report/sign/", views.report_sign, name="report_sign"),

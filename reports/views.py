@@ -9,7 +9,9 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import formats, timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -90,6 +92,20 @@ def report_editor_context(*, request: HttpRequest, exam: Exam) -> dict:
 
 
 @login_required
+def report_panel(request: HttpRequest, pk: int) -> HttpResponse:
+    """The editor and the opinions as a fragment, loaded by htmx into the reading page."""
+    exam = _exam_or_denied(request, pk)
+    context = report_editor_context(request=request, exam=exam)
+    report = context["report"]
+    if report is not None:
+        audit_log(action="report.view", request=request, obj=report, detail={"exam": exam.pk, "page": "panel"})
+    context["next_url"] = reverse("exam_detail", args=[exam.pk])
+    response = render(request, "reports/_panel.html", context)
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@login_required
 def report_page(request: HttpRequest, pk: int) -> HttpResponse:
     exam = _exam_or_denied(request, pk)
     context = report_editor_context(request=request, exam=exam)
@@ -132,7 +148,11 @@ def report_autosave(request: HttpRequest, pk: int) -> JsonResponse:
     )
 
 
-def _back(exam: Exam) -> HttpResponse:
+def _back(exam: Exam, request: HttpRequest | None = None) -> HttpResponse:
+    """Back to the page the form was on: the reading page (panel) or the report page."""
+    target = request.POST.get("next", "") if request is not None else ""
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return redirect(target)
     return redirect("report_page", pk=exam.pk)
 
 
@@ -144,7 +164,7 @@ def report_apply_template(request: HttpRequest, pk: int) -> HttpResponse:
     form = TemplateChoiceForm(request.POST, templates=report_template_list_for_user(user=request.user, exam=exam))
     if not form.is_valid():
         messages.error(request, _("Choisissez un modèle."))
-        return _back(exam)
+        return _back(exam, request)
     try:
         services.report_apply_template(
             report=report,
@@ -156,7 +176,7 @@ def report_apply_template(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, error.message)
     else:
         messages.success(request, _("Modèle appliqué aux rubriques vides."))
-    return _back(exam)
+    return _back(exam, request)
 
 
 @login_required
@@ -167,7 +187,7 @@ def report_sign(request: HttpRequest, pk: int) -> HttpResponse:
     form = SignForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("Formulaire de signature invalide : rechargez la page."))
-        return _back(exam)
+        return _back(exam, request)
     try:
         services.report_sign(
             report=report,
@@ -177,9 +197,9 @@ def report_sign(request: HttpRequest, pk: int) -> HttpResponse:
         )
     except ApplicationError as error:
         messages.error(request, error.message)
-        return _back(exam)
+        return _back(exam, request)
     messages.success(request, _("Compte rendu signé."))
-    return _back(exam)
+    return _back(exam, request)
 
 
 @login_required
@@ -190,16 +210,16 @@ def report_addendum(request: HttpRequest, pk: int) -> HttpResponse:
     form = AddendumForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("L'addendum est vide ou trop long."))
-        return _back(exam)
+        return _back(exam, request)
     try:
         services.addendum_sign(
             report=report, by=request.user, password=form.cleaned_data["password"], text=form.cleaned_data["text"]
         )
     except ApplicationError as error:
         messages.error(request, error.message)
-        return _back(exam)
+        return _back(exam, request)
     messages.success(request, _("Addendum signé."))
-    return _back(exam)
+    return _back(exam, request)
 
 
 @login_required
@@ -236,7 +256,7 @@ def opinion_request_create(request: HttpRequest, pk: int) -> HttpResponse:
     form = OpinionRequestForm(request.POST, experts=radiologist_users_for_exam(exam=exam).exclude(pk=request.user.pk))
     if not form.is_valid():
         messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
-        return _back(exam)
+        return _back(exam, request)
     try:
         services.opinion_request_create(
             exam=exam,
@@ -249,7 +269,7 @@ def opinion_request_create(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, error.message)
     else:
         messages.success(request, _("Demande d'avis envoyée."))
-    return _back(exam)
+    return _back(exam, request)
 
 
 def _opinion_or_denied(request: HttpRequest, opinion_id: int) -> OpinionRequest:
@@ -308,11 +328,11 @@ def opinion_cite(request: HttpRequest, opinion_id: int) -> HttpResponse:
     form = CiteForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("Formulaire invalide : rechargez la page."))
-        return _back(opinion.exam)
+        return _back(opinion.exam, request)
     try:
         services.opinion_cite_in_report(opinion=opinion, by=request.user, revision=form.cleaned_data["revision"])
     except ApplicationError as error:
         messages.error(request, error.message)
     else:
         messages.success(request, _("Avis cité dans les résultats du compte rendu."))
-    return _back(opinion.exam)
+    return _back(opinion.exam, request)

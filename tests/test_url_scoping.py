@@ -168,6 +168,7 @@ OBJECT_KWARGS: dict[str, ObjectCase] = {
     ),
     # Pages
     "report_page": lambda c: (c.exam_b, {"pk": c.exam_b.pk}),
+    "report_panel": lambda c: (c.exam_b, {"pk": c.exam_b.pk}),
     "report_autosave": lambda c: (c.exam_b, {"pk": c.exam_b.pk}),
     "report_apply_template": lambda c: (c.exam_b, {"pk": c.exam_b.pk}),
     "report_sign": lambda c: (c.exam_b, {"pk": c.exam_b.pk}),

@@ -148,3 +148,24 @@ def test_another_ght_gets_404_and_the_attempt_is_audited(client, reading, radiol
     answer = client.get(url) if name == "report_page" else client.post(url, {**SECTIONS, "revision": 0})
     assert answer.status_code == 404
     assert AuditEvent.objects.filter(action="exam.denied", user=radiologist_b).exists()
+
+
+def test_the_reading_page_loads_the_editor_panel_and_forms_come_back_to_it(client, reading, radiologist_a):
+    client.force_login(radiologist_a)
+    page = client.get(reverse("exam_detail", args=[reading.pk]))
+    assert reverse("report_panel", args=[reading.pk]) in page.content.decode()
+    panel = client.get(reverse("report_panel", args=[reading.pk]))
+    assert b'id="report-draft"' in panel.content
+    assert f'name="next" value="{reverse("exam_detail", args=[reading.pk])}"'.encode() in panel.content
+    _autosave(client, reading, 0)
+    answer = client.post(
+        reverse("report_sign", args=[reading.pk]),
+        {"password": "password", "revision": 1, "next": reverse("exam_detail", args=[reading.pk])},
+    )
+    assert answer.url == reverse("exam_detail", args=[reading.pk])
+    # An outside address is not followed.
+    answer = client.post(
+        reverse("report_addendum", args=[reading.pk]),
+        {"text": "x", "password": "password", "next": "https://evil.example/"},
+    )
+    assert answer.url == reverse("report_page", args=[reading.pk])

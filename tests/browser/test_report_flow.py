@@ -45,7 +45,8 @@ def test_write_from_a_template_flag_critical_sign_then_the_site_acknowledges_and
     exam_claim(exam=exam, by=radiologist_a)
 
     _login(page, live_server, "rad_a")
-    page.goto(f"{live_server.url}/exams/{exam.pk}/report/")
+    # The reading page: the editor is loaded into it beside the viewer.
+    page.goto(f"{live_server.url}/exams/{exam.pk}/")
     page.get_by_label("Modèle").select_option(label="Scanner cérébral sans injection – AVC")
     page.get_by_role("button", name="Appliquer").click()
     expect(page.get_by_label("Résultats")).to_contain_text("Absence d'hémorragie")
@@ -63,6 +64,7 @@ def test_write_from_a_template_flag_critical_sign_then_the_site_acknowledges_and
     page.get_by_label("Mot de passe (signature)").fill("password")
     page.get_by_role("button", name="Signer le compte rendu").click()
     expect(page.get_by_test_id("signed-report")).to_be_visible()
+    assert page.url.endswith(f"/exams/{exam.pk}/")  # back on the reading page
     expect(page.get_by_test_id("critical-status")).to_contain_text("en attente")
     page.screenshot(path=str(ARTIFACTS / "report-signed.png"), full_page=True)
     report = Report.objects.get(exam=exam)
