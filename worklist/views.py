@@ -231,7 +231,9 @@ def worklist(request: HttpRequest) -> HttpResponse:
         response = HttpResponseNotModified()
         response["ETag"] = etag
         return response
-    exams = exam_worklist_filtered(user=user, filters=filters)
+    # The rows show the site and the reader, never the source modality: two joins, not three.
+    exams = exam_worklist_filtered(user=user, filters=filters).select_related(None)
+    exams = exams.select_related("site", "assigned_to")
     scope = filters.get("scope", "")
     mine = _with_deadlines(list(exams.filter(assigned_to=user)[:200]) if scope != "pool" else [], now)
     pool = _with_deadlines(list(exams.filter(POOL)[:200]) if scope != "mine" else [], now)
