@@ -105,13 +105,14 @@ def exam_cells(exam) -> str:
     if exam.status == ExamStatus.RECEIVING:
         n = exam.number_of_instances
         images = ngettext("%(n)s image reçue", "%(n)s images reçues", n) % {"n": n}
-        badges += (
-            f' <span class="badge receiving" title="{escape(_("Des images arrivent encore"))}">{escape(images)}</span>'
-        )
+        still_arriving = escape(_("Des images arrivent encore"))
+        badges += f' <span class="badge receiving" title="{still_arriving}">{escape(images)}</span>'
     if exam.new_series_at:
-        badges += f' <span class="badge new-series">{escape(_("nouvelle série reçue"))}</span>'
+        new_series = escape(_("nouvelle série reçue"))
+        badges += f' <span class="badge new-series">{new_series}</span>'
     if exam.in_pool:
-        badges += f' <span class="badge pool">{escape(_("pool"))}</span>'
+        pool = escape(_("pool"))
+        badges += f' <span class="badge pool">{pool}</span>'
     sex = f" ({escape(exam.patient_sex)})" if exam.patient_sex else ""
     description = escape(exam.study_description or _("(sans description)"))
     reader = escape(str(exam.assigned_to)) if exam.assigned_to_id else "—"
@@ -142,22 +143,26 @@ def exam_actions(context, exam, take: bool = False, claim: bool = False) -> str:
     claim_url = escape(exam_url(exam, "exam_claim"))
     mine = exam.assigned_to_id == user_id
     forms = []
+    # Labels outside the f-strings: makemessages (xgettext) does not read calls inside them.
     if claim and exam.status == ExamStatus.IN_READING and mine:
+        resume = escape(_("Reprendre"))
         forms.append(
             f'<form method="post" action="{claim_url}" class="inline claim">{csrf}'
-            f'<button type="submit">{escape(_("Reprendre"))}</button></form>'
+            f'<button type="submit">{resume}</button></form>'
         )
     elif claim and ((exam.status == ExamStatus.ASSIGNED and mine) or take):
+        read = escape(_("Lire"))
         forms.append(
             f'<form method="post" action="{claim_url}" class="inline claim">{csrf}'
             f'<input type="hidden" name="next" value="{escape(_worklist_url(get_script_prefix()))}">'
-            f'<button type="submit">{escape(_("Lire"))}</button></form>'
+            f'<button type="submit">{read}</button></form>'
         )
     if take:
+        take_label = escape(_("Prendre"))
         forms.append(
             f'<form method="post" action="{escape(exam_url(exam, "exam_take"))}" class="inline">{csrf}'
             f'<input type="hidden" name="next" value="{escape(exam_url(exam, "exam_detail"))}">'
-            f'<button type="submit" class="take secondary outline">{escape(_("Prendre"))}</button></form>'
+            f'<button type="submit" class="take secondary outline">{take_label}</button></form>'
         )
     return mark_safe(f'<td class="actions">{"".join(forms)}</td>')  # noqa: S308 - values escaped above
 
