@@ -65,7 +65,7 @@ from sites.selectors import (
     unavailability_get_for_radiologist,
     unavailability_list_for_radiologist,
 )
-from worklist.selectors import exam_board_for_user
+from worklist.selectors import exam_board_for_user, exam_request_board_for_user
 
 
 @login_required
@@ -73,16 +73,19 @@ def site_board(request: HttpRequest) -> HttpResponse:
     since = timezone.now() - datetime.timedelta(hours=24)
     exams = list(exam_board_for_user(user=request.user, since=since)[:200])
     alerts = list(critical_alert_list_open_for_user(user=request.user))
+    requests = list(exam_request_board_for_user(user=request.user, since=since)[:100])
     audit_log(
         action="exam.list",
         request=request,
-        detail={"page": "site_board", "count": len(exams), "critical_alerts": len(alerts)},
+        detail={"page": "site_board", "count": len(exams), "requests": len(requests), "critical_alerts": len(alerts)},
     )
     return render(
         request,
         "sites/board.html",
         {
             "exams": exams,
+            "requests": requests,
+            "now": timezone.now(),
             "alerts": alerts,
             "acknowledge_form": AcknowledgeForm(
                 initial={"informed_person": request.user.get_full_name()}, auto_id=False

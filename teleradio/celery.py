@@ -29,6 +29,12 @@ app.conf.beat_schedule = {
         "task": "worklist.exams_reroute_end_of_shift",
         "schedule": settings.ROUTING_SWEEP_SECONDS,
     },
+    # every minute (ROUTING_SWEEP_SECONDS): exam requests not validated within
+    # REQUEST_VALIDATION_MINUTES are re-routed once, the site and GHT admins told
+    "exam-requests-escalate": {
+        "task": "worklist.exam_requests_escalate",
+        "schedule": settings.ROUTING_SWEEP_SECONDS,
+    },
     # every minute (ROUTING_SWEEP_SECONDS): exams being read with no activity for
     # READING_INACTIVITY_MINUTES go back to their reader's list (IN_READING → ASSIGNED)
     "exams-release-inactive": {

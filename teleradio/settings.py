@@ -171,6 +171,8 @@ EXAM_STABLE_SWEEP_SECONDS = env.float("EXAM_STABLE_SWEEP_SECONDS", default=1.0)
 ROTA_REST_HOURS = env.int("ROTA_REST_HOURS", default=11)
 # Délai garanti (SLA) by priority, in minutes, when the GHT set no SlaPolicy.
 ROUTING_SLA_MINUTES = {"VITAL": 30, "URGENT": 60, "STANDARD": 1440, "SCHEDULED": 2880}
+# Protocol validation of an exam request, in minutes by urgency (then re-routed once, the site told).
+REQUEST_VALIDATION_MINUTES = {"VITAL": 5, "URGENT": 10, "STANDARD": 240, "SCHEDULED": 1440}
 # An assigned exam nobody claimed is escalated from this fraction of its deadline on.
 ROUTING_ESCALATE_FRACTION = env.float("ROUTING_ESCALATE_FRACTION", default=0.5)
 # How often beat runs the escalation and end-of-shift sweeps.

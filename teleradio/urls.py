@@ -6,6 +6,7 @@ from django.urls import include, path
 urlpatterns = [
     path("", include("core.urls")),
     path("", include("worklist.urls")),
+    path("", include("worklist.request_urls")),
     path("", include("reports.urls")),
     path("", include("sites.urls")),
     path("i18n/", include("django.conf.urls.i18n")),

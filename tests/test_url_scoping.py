@@ -108,6 +108,17 @@ def opinion_b(c: Cast) -> tuple[models.Model, dict[str, Any]]:
     return c.opinion_b, {"opinion_id": c.opinion_b.pk}
 
 
+def request_b(c: Cast) -> tuple[models.Model, dict[str, Any]]:
+    """An exam request of site B."""
+    from worklist.tests.factories import ExamRequestFactory
+
+    if not hasattr(c, "request_b"):
+        c.request_b = ExamRequestFactory(
+            site=c.site_b, created_by=c.radiologist_b.user, patient_family_name="BRAVOSECRET"
+        )
+    return c.request_b, {"request_id": c.request_b.pk}
+
+
 # url name -> (object of GHT B, reverse() kwargs). A name that is not (yet) in the
 # URL conf is ignored, so pages announced by other issues can be listed here early.
 OBJECT_KWARGS: dict[str, ObjectCase] = {
@@ -178,6 +189,10 @@ OBJECT_KWARGS: dict[str, ObjectCase] = {
     "opinion_detail": opinion_b,
     "opinion_answer": opinion_b,
     "opinion_cite": opinion_b,
+    "request_detail": request_b,
+    "request_validate": request_b,
+    "request_complete": request_b,
+    "request_cancel": request_b,
     "exam_detail": lambda c: (c.exam_b, {"pk": c.exam_b.pk}),
     "exam_take": lambda c: (c.exam_b, {"pk": c.exam_b.pk}),
     "exam_return_to_pool": lambda c: (c.exam_b, {"pk": c.exam_b.pk}),

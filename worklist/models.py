@@ -56,6 +56,8 @@ class Exam(models.Model):
     modality = models.CharField(_("modalité"), max_length=16, blank=True)
     body_part_examined = models.CharField(_("région anatomique"), max_length=64, blank=True)
     referring_physician_name = models.CharField(_("médecin demandeur"), max_length=200, blank=True)
+    # The Subspecialty code of the request's catalogue item, copied at matching: routing reads it.
+    requested_subspecialty = models.CharField(_("surspécialité demandée"), max_length=30, blank=True)
     priority = models.CharField(_("priorité"), max_length=10, choices=Priority.choices, default=Priority.STANDARD)
     status = models.CharField(
         _("statut"),
@@ -274,3 +276,163 @@ class EscalationStep(models.Model):
 
     def __str__(self) -> str:
         return f"{self.ght} {self.order}: {self.get_level_display()}"
+
+
+class ExamCatalogueItem(models.Model):
+    """An exam a site may request, from its GHT's catalogue ("Scanner cérébral sans injection"…)."""
+
+    ght = models.ForeignKey(Ght, verbose_name=_("GHT"), on_delete=models.CASCADE, related_name="exam_catalogue")
+    code = models.CharField(_("code"), max_length=16, help_text=_("Code de l'acte, transmis à la modalité."))
+    name = models.CharField(_("libellé"), max_length=200)
+    modality = models.CharField(_("modalité"), max_length=16)
+    body_part = models.CharField(_("région anatomique"), max_length=64, blank=True)
+    subspecialty = models.ForeignKey(
+        Subspecialty, verbose_name=_("surspécialité"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    contrast = models.BooleanField(_("avec injection"), default=False)
+    active = models.BooleanField(_("actif"), default=True)
+
+    class Meta:
+        verbose_name = _("acte du catalogue")
+        verbose_name_plural = _("catalogue des examens")
+        ordering = ["ght", "name"]
+        constraints = [models.UniqueConstraint(fields=["ght", "code"], name="catalogue_unique_code")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ExamRequest(models.Model):
+    """A site's request for an exam (demande d'examen), validated by a remote radiologist before acquisition.
+
+    Its own small lifecycle (requested → scheduled, or more information asked,
+    or refused; cancelled at any time before the images) ends when a received
+    study is matched to it; from then on the Exam carries the status.
+    See docs/decisions/006.
+    """
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested", _("demandé")
+        INFO_NEEDED = "info_needed", _("complément demandé")
+        SCHEDULED = "scheduled", _("validé")
+        REFUSED = "refused", _("refusé")
+        CANCELLED = "cancelled", _("annulé")
+        DONE = "done", _("réalisé")
+
+    class InsStatus(models.TextChoices):
+        UNKNOWN = "", _("inconnue")
+        PROVISIONAL = "provisional", _("provisoire")
+        QUALIFIED = "qualified", _("qualifiée")
+
+    class Pregnancy(models.TextChoices):
+        NOT_APPLICABLE = "na", _("sans objet")
+        NO = "no", _("non")
+        POSSIBLE = "possible", _("possible")
+        YES = "yes", _("oui")
+
+    class MatchMethod(models.TextChoices):
+        STUDY_UID = "study_uid", _("Study Instance UID")
+        ACCESSION = "accession", _("numéro d'accession")
+        DEMOGRAPHICS = "demographics", _("patient, date et modalité (à confirmer)")
+
+    site = models.ForeignKey(Site, verbose_name=_("établissement"), on_delete=models.PROTECT, related_name="requests")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("demandé par"), on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(_("demandé le"), auto_now_add=True)
+    status = models.CharField(_("état"), max_length=12, choices=Status.choices, default=Status.REQUESTED)
+    # Patient identity, as the site knows it (compared with the DICOM header at matching).
+    patient_family_name = models.CharField(_("nom d'usage"), max_length=100)
+    patient_birth_name = models.CharField(_("nom de naissance"), max_length=100, blank=True)
+    patient_given_name = models.CharField(_("prénom"), max_length=100)
+    patient_birth_date = models.DateField(_("date de naissance"))
+    patient_sex = models.CharField(
+        _("sexe"), max_length=1, choices=[("F", _("féminin")), ("M", _("masculin")), ("O", _("autre"))]
+    )
+    patient_id = models.CharField(_("IPP (identifiant du site)"), max_length=64)
+    ins = models.CharField(_("INS"), max_length=15, blank=True, help_text=_("Matricule INS (15 chiffres)."))
+    ins_status = models.CharField(_("statut de l'INS"), max_length=12, choices=InsStatus.choices, blank=True)
+    requesting_physician = models.CharField(_("médecin demandeur"), max_length=200)
+    clinical_question = models.TextField(_("question clinique"))
+    indication = models.TextField(_("indication"), blank=True)
+    priority = models.CharField(_("urgence"), max_length=10, choices=Priority.choices, default=Priority.URGENT)
+    catalogue_item = models.ForeignKey(
+        ExamCatalogueItem, verbose_name=_("examen demandé"), on_delete=models.PROTECT, related_name="requests"
+    )
+    scheduled_modality = models.ForeignKey(
+        Modality,
+        verbose_name=_("appareil"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="requests",
+        help_text=_("La modalité qui réalisera l'examen (sa liste de travail DICOM)."),
+    )
+    renal_function = models.CharField(_("fonction rénale"), max_length=100, blank=True)
+    contrast_allergy = models.BooleanField(_("allergie aux produits de contraste"), default=False)
+    pregnancy = models.CharField(
+        _("grossesse"), max_length=10, choices=Pregnancy.choices, default=Pregnancy.NOT_APPLICABLE
+    )
+    # Protocol validation: routed like an exam to the reader on duty.
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("radiologue validateur"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="requests_to_validate",
+    )
+    routing_reason = models.TextField(_("motif d'orientation"), blank=True)
+    deadline_at = models.DateTimeField(_("délai de validation"), null=True, blank=True)
+    escalated_at = models.DateTimeField(_("relancé le"), null=True, blank=True)
+    validated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("validé par"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    validated_at = models.DateTimeField(_("validé le"), null=True, blank=True)
+    protocol = models.TextField(_("protocole"), blank=True)
+    radiologist_comment = models.TextField(_("commentaire du radiologue"), blank=True)
+    # Given at validation, published on the DICOM Modality Worklist.
+    accession_number = models.CharField(_("numéro d'accession"), max_length=16, blank=True)
+    study_instance_uid = models.CharField(_("Study Instance UID"), max_length=64, blank=True)
+    cancel_reason = models.CharField(_("motif d'annulation"), max_length=500, blank=True)
+    # Set when a received study is matched to the request.
+    exam = models.OneToOneField(
+        Exam, verbose_name=_("examen"), on_delete=models.PROTECT, null=True, blank=True, related_name="request"
+    )
+    match_method = models.CharField(_("rapprochement"), max_length=16, choices=MatchMethod.choices, blank=True)
+    match_confirmed = models.BooleanField(_("rapprochement confirmé"), default=True)
+    updated_at = models.DateTimeField(_("modifié le"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("demande d'examen")
+        verbose_name_plural = _("demandes d'examen")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["accession_number"], condition=~Q(accession_number=""), name="request_unique_accession"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="scheduled") | ~Q(accession_number=""), name="request_scheduled_has_accession"
+            ),
+        ]
+        indexes = [
+            # The validation sweep and the reader's list: requests waiting for a radiologist.
+            models.Index(fields=["deadline_at"], name="request_open_idx", condition=Q(status="requested")),
+            # Matching a received study and the DICOM worklist: scheduled requests of a site.
+            models.Index(
+                fields=["site", "accession_number"], name="request_scheduled_idx", condition=Q(status="scheduled")
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.catalogue_item} – {self.patient_family_name} {self.patient_given_name}"
+
+    @property
+    def patient_name(self) -> str:
+        """DICOM PN: FAMILY^Given."""
+        return f"{self.patient_family_name.upper()}^{self.patient_given_name}"

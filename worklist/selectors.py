@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from sites.models import Credential, Role, RotaLine, RotaMonth, Shift, Site, Subspecialty, User
 from sites.selectors import credential_valid_q, site_list_for_user
-from worklist.models import PRIORITY_RANK, Exam, ExamEvent, Priority, RoutingRule
+from worklist.models import PRIORITY_RANK, Exam, ExamEvent, ExamRequest, Priority, RoutingRule
 from worklist.routing import CredentialFacts, ExamFacts, Level, OnDuty, Rule
 from worklist.states import OPEN, Status
 
@@ -332,5 +332,45 @@ def routing_inputs_for_exam(*, exam: Exam, at: datetime.datetime) -> RoutingInpu
         body_part=exam.body_part_examined,
         description=exam.study_description,
         patient_age_years=_age_years(exam.patient_birth_date, study_day),
+        requested_subspecialty=exam.requested_subspecialty,
     )
     return RoutingInputs(facts, on_duty, credentials, rules, load)
+
+
+# --- Exam requests -------------------------------------------------------------------
+
+
+def exam_request_list_for_user(*, user: User) -> QuerySet[ExamRequest]:
+    """Requests of the sites ``user`` may see (sites.selectors.site_list_for_user)."""
+    return ExamRequest.objects.filter(site__in=site_list_for_user(user=user)).select_related(
+        "site", "catalogue_item", "assigned_to", "validated_by", "exam", "created_by"
+    )
+
+
+def exam_request_get_for_user(*, user: User, request_id: int) -> ExamRequest:
+    """One request if ``user`` may see its site; Http404 otherwise."""
+    try:
+        return exam_request_list_for_user(user=user).get(pk=request_id)
+    except (ExamRequest.DoesNotExist, ValueError, TypeError):
+        raise Http404("Request not found") from None
+
+
+def exam_request_list_to_validate(*, user: User) -> QuerySet[ExamRequest]:
+    """Requests waiting for ``user``'s validation: assigned to them, or to nobody at a site they read for."""
+    return (
+        exam_request_list_for_user(user=user)
+        .filter(status=ExamRequest.Status.REQUESTED)
+        .filter(Q(assigned_to=user) | Q(assigned_to__isnull=True))
+        .order_by("deadline_at", "id")
+    )
+
+
+def exam_request_board_for_user(*, user: User, since: datetime.datetime) -> QuerySet[ExamRequest]:
+    """The site board's requests: created since ``since`` or still open, not yet matched to a study."""
+    open_statuses = [ExamRequest.Status.REQUESTED, ExamRequest.Status.INFO_NEEDED, ExamRequest.Status.SCHEDULED]
+    return (
+        exam_request_list_for_user(user=user)
+        .filter(exam__isnull=True)
+        .filter(Q(created_at__gte=since) | Q(status__in=open_statuses))
+        .order_by("-created_at", "-id")
+    )

@@ -12,7 +12,9 @@ def exam_ready_task(exam_id: int) -> bool:
 
 @shared_task(name="worklist.exams_mark_stable")
 def exams_mark_stable_task() -> int:
-    # Urgent exams are routed at their first instance by the same one-second sweep.
+    # Studies are matched to their request first: an urgent request makes its exam urgent,
+    # and urgent exams are routed at their first instance by the same one-second sweep.
+    services.exams_match_requests()
     routed = services.exams_route_urgent_receiving()
     return len(services.exams_mark_stable()) + len(routed)
 
@@ -35,3 +37,8 @@ def exams_reroute_end_of_shift_task() -> int:
 @shared_task(name="worklist.exams_release_inactive")
 def exams_release_inactive_task() -> int:
     return len(services.exams_release_inactive())
+
+
+@shared_task(name="worklist.exam_requests_escalate")
+def exam_requests_escalate_task() -> int:
+    return len(services.exam_requests_escalate())

@@ -47,3 +47,32 @@ class InstanceFactory(factory.django.DjangoModelFactory):
     sop_class_uid = "1.2.840.10008.5.1.4.1.1.2"
     storage_key = factory.Sequence(lambda n: f"ab/cd/{n:064x}")
     size = 1024
+
+
+class ExamCatalogueItemFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "worklist.ExamCatalogueItem"
+
+    ght = factory.SubFactory("sites.tests.factories.GhtFactory")
+    code = factory.Sequence(lambda n: f"SCAN{n:03d}")
+    name = "Scanner cérébral sans injection"
+    modality = "CT"
+    body_part = "HEAD"
+
+
+class ExamRequestFactory(factory.django.DjangoModelFactory):
+    """A request of ``site`` by ``created_by`` (a MERM of the site), not routed (use the service for that)."""
+
+    class Meta:
+        model = "worklist.ExamRequest"
+
+    site = factory.SubFactory(SiteFactory)
+    catalogue_item = factory.SubFactory(ExamCatalogueItemFactory, ght=factory.SelfAttribute("..site.ght"))
+    patient_family_name = "Dupont"
+    patient_given_name = "Jeanne"
+    patient_birth_date = factory.LazyFunction(lambda: timezone.localdate().replace(year=1950))
+    patient_sex = "F"
+    patient_id = factory.Sequence(lambda n: f"IPP{n:06d}")
+    requesting_physician = "Dr Urgentiste"
+    clinical_question = "Déficit brutal du membre supérieur droit depuis 1 h."
+    priority = "URGENT"

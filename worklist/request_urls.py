@@ -1,0 +1,14 @@
+"""Exam request pages (worklist.request_views)."""
+
+from django.urls import path
+
+from worklist import request_views as views
+
+urlpatterns = [
+    path("requests/", views.request_list, name="request_list"),
+    path("requests/new/", views.request_create, name="request_create"),
+    path("requests/<int:request_id>/", views.request_detail, name="request_detail"),
+    path("requests/<int:request_id>/validate/", views.request_validate, name="request_validate"),
+    path("requests/<int:request_id>/complete/", views.request_complete, name="request_complete"),
+    path("requests/<int:request_id>/cancel/", views.request_cancel, name="request_cancel"),
+]

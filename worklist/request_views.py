@@ -1,0 +1,143 @@
+"""Exam request pages: the MERM's form, the radiologist's validation, completion and cancellation.
+
+Thin: a form in, one service (worklist.services.requests), a redirect with a message.
+"""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from core.exceptions import ApplicationError
+from core.services import audit_log
+from sites.selectors import site_list_for_user
+from worklist import services
+from worklist.forms import ExamRequestForm, ReasonForm, RequestCompleteForm, RequestValidationForm
+from worklist.models import ExamRequest
+from worklist.selectors import exam_request_get_for_user, exam_request_list_to_validate
+
+
+def _request_or_denied(request: HttpRequest, request_id: int) -> ExamRequest:
+    try:
+        return exam_request_get_for_user(user=request.user, request_id=request_id)
+    except Http404:
+        audit_log(action="request.denied", request=request, detail={"request_id": request_id, "path": request.path})
+        raise
+
+
+@login_required
+def request_create(request: HttpRequest) -> HttpResponse:
+    """The MERM's request form (their sites only)."""
+    if not request.user.is_technologist:
+        raise Http404
+    sites = site_list_for_user(user=request.user)
+    form = ExamRequestForm(request.POST or None, sites=sites)
+    if request.method == "POST" and form.is_valid():
+        values = {k: v for k, v in form.cleaned_data.items() if k != "site"}
+        try:
+            services.exam_request_create(by=request.user, site=form.cleaned_data["site"], values=values)
+        except ApplicationError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, _("Demande envoyée au radiologue de garde pour validation du protocole."))
+            return redirect("site_board")
+    return render(request, "worklist/request_form.html", {"form": form})
+
+
+@login_required
+def request_list(request: HttpRequest) -> HttpResponse:
+    """The radiologist's requests to validate, most urgent deadline first."""
+    if not request.user.is_radiologist:
+        raise Http404
+    requests = list(exam_request_list_to_validate(user=request.user))
+    audit_log(action="request.list", request=request, detail={"count": len(requests)})
+    return render(request, "worklist/request_list.html", {"requests": requests, "now": timezone.now()})
+
+
+@login_required
+def request_detail(request: HttpRequest, request_id: int) -> HttpResponse:
+    exam_request = _request_or_denied(request, request_id)
+    audit_log(action="request.view", request=request, obj=exam_request)
+    user = request.user
+    waiting = exam_request.status == ExamRequest.Status.REQUESTED
+    context = {
+        "req": exam_request,
+        "validation_form": RequestValidationForm() if waiting and user.is_radiologist else None,
+        "complete_form": RequestCompleteForm()
+        if exam_request.status == ExamRequest.Status.INFO_NEEDED and user.is_technologist
+        else None,
+        "cancel_form": ReasonForm(auto_id="cancel_%s")
+        if user.is_technologist
+        and exam_request.status
+        in (ExamRequest.Status.REQUESTED, ExamRequest.Status.INFO_NEEDED, ExamRequest.Status.SCHEDULED)
+        else None,
+    }
+    return render(request, "worklist/request_detail.html", context)
+
+
+def _act(request: HttpRequest, exam_request: ExamRequest, action, success: str) -> HttpResponse:
+    try:
+        action()
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, success)
+    return redirect("request_detail", request_id=exam_request.pk)
+
+
+@login_required
+@require_POST
+def request_validate(request: HttpRequest, request_id: int) -> HttpResponse:
+    exam_request = _request_or_denied(request, request_id)
+    form = RequestValidationForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Choisissez une décision."))
+        return redirect("request_detail", request_id=exam_request.pk)
+    data = form.cleaned_data
+    return _act(
+        request,
+        exam_request,
+        lambda: services.exam_request_validate(
+            request=exam_request,
+            by=request.user,
+            decision=data["decision"],
+            protocol=data["protocol"],
+            comment=data["comment"],
+        ),
+        _("Réponse envoyée au site."),
+    )
+
+
+@login_required
+@require_POST
+def request_complete(request: HttpRequest, request_id: int) -> HttpResponse:
+    exam_request = _request_or_denied(request, request_id)
+    form = RequestCompleteForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Le complément est vide."))
+        return redirect("request_detail", request_id=exam_request.pk)
+    return _act(
+        request,
+        exam_request,
+        lambda: services.exam_request_complete(request=exam_request, by=request.user, text=form.cleaned_data["text"]),
+        _("Complément envoyé au radiologue."),
+    )
+
+
+@login_required
+@require_POST
+def request_cancel(request: HttpRequest, request_id: int) -> HttpResponse:
+    exam_request = _request_or_denied(request, request_id)
+    form = ReasonForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Donnez le motif de l'annulation."))
+        return redirect("request_detail", request_id=exam_request.pk)
+    return _act(
+        request,
+        exam_request,
+        lambda: services.exam_request_cancel(request=exam_request, by=request.user, reason=form.cleaned_data["reason"]),
+        _("Demande annulée."),
+    )

@@ -1,0 +1,66 @@
+"""Writes of the worklist app, by subject; import them from here (``from worklist import services``).
+
+- exams: the status machine (``exam_transition``, the only writer of Exam.status),
+  stability, routing and escalation, manual actions, claim and release;
+- requests: exam requests, their protocol validation and matching to a study.
+"""
+
+from worklist.services.exams import (
+    AlreadyTaken,
+    ChainStep,
+    NotPermitted,
+    StaleStatus,
+    TransitionNotAllowed,
+    exam_claim,
+    exam_ready,
+    exam_reassign,
+    exam_release,
+    exam_return_to_pool,
+    exam_route,
+    exam_take_from_pool,
+    exam_transition,
+    exams_escalate,
+    exams_mark_stable,
+    exams_release_inactive,
+    exams_reroute_end_of_shift,
+    exams_resend_unrouted,
+    exams_route_urgent_receiving,
+)
+from worklist.services.requests import (
+    exam_match_request,
+    exam_request_cancel,
+    exam_request_complete,
+    exam_request_create,
+    exam_request_validate,
+    exam_requests_escalate,
+    exams_match_requests,
+)
+
+__all__ = [
+    "AlreadyTaken",
+    "ChainStep",
+    "NotPermitted",
+    "StaleStatus",
+    "TransitionNotAllowed",
+    "exam_claim",
+    "exam_match_request",
+    "exam_ready",
+    "exam_reassign",
+    "exam_release",
+    "exam_request_cancel",
+    "exam_request_complete",
+    "exam_request_create",
+    "exam_request_validate",
+    "exam_requests_escalate",
+    "exam_return_to_pool",
+    "exam_route",
+    "exam_take_from_pool",
+    "exam_transition",
+    "exams_escalate",
+    "exams_mark_stable",
+    "exams_match_requests",
+    "exams_release_inactive",
+    "exams_reroute_end_of_shift",
+    "exams_resend_unrouted",
+    "exams_route_urgent_receiving",
+]

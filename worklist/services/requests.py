@@ -1,0 +1,351 @@
+"""Exam requests (demandes d'examen): create, route for protocol validation, validate, match to the study.
+
+The French teleradiology charter has the remote radiologist validate the
+indication and the protocol before acquisition. A request is routed like an
+exam (worklist.routing.route, with the catalogue item's modality, body part
+and subspecialty) to the reader on duty, with a short délai for urgent ones
+(REQUEST_VALIDATION_MINUTES) and an escalation sweep. Accepted, it gets an
+AccessionNumber and a StudyInstanceUID, published on the DICOM Modality
+Worklist; the received study is matched to it (study UID, then accession
+number, then patient + date + modality, flagged for a human to confirm).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import logging
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from pydicom.uid import generate_uid
+
+from core.exceptions import ApplicationError, ConflictError
+from core.services import audit_log, notify
+from sites.models import Credential, Role, Site, User
+from sites.selectors import credential_valid_q
+from worklist.models import PRIORITY_RANK, Exam, ExamEvent, ExamRequest
+from worklist.routing import route
+from worklist.selectors import routing_inputs_for_exam
+from worklist.services.exams import NotPermitted
+from worklist.states import Status
+
+logger = logging.getLogger(__name__)
+
+S = ExamRequest.Status
+
+
+def _is_merm_of(user: User, site: Site) -> bool:
+    return user.role == Role.TECHNOLOGIST and user.technologist.sites.filter(pk=site.pk).exists()
+
+
+def _site_desk(site: Site) -> list[User]:
+    return list(User.objects.filter(technologist__sites=site, is_active=True))
+
+
+def _credentialed_readers(site: Site) -> list[User]:
+    day = timezone.localdate()
+    valid = Credential.objects.filter(credential_valid_q(day), site=site).values("radiologist__user_id")
+    return list(User.objects.filter(pk__in=valid, is_active=True, role=Role.RADIOLOGIST))
+
+
+def _deadline(request: ExamRequest, at: datetime.datetime) -> datetime.datetime:
+    minutes = settings.REQUEST_VALIDATION_MINUTES.get(request.priority, 240)
+    return at + datetime.timedelta(minutes=minutes)
+
+
+def _route(
+    request: ExamRequest, *, at: datetime.datetime, exclude: frozenset[int] = frozenset()
+) -> tuple[int | None, str]:
+    """Who validates ``request`` now, and why: the exam routing decision for what is asked."""
+    item = request.catalogue_item
+    # An unsaved Exam carries what routing reads of an exam (site, modality, body part, age).
+    probe = Exam(
+        site_id=request.site_id,
+        modality=item.modality,
+        body_part_examined=item.body_part,
+        study_description=item.name,
+        patient_birth_date=request.patient_birth_date,
+        study_datetime=at,
+    )
+    inputs = routing_inputs_for_exam(exam=probe, at=at)
+    facts = inputs.exam
+    if item.subspecialty_id:
+        facts = dataclasses.replace(facts, requested_subspecialty=item.subspecialty.code)
+    decision = route(facts, at, inputs.shifts, inputs.credentials, inputs.rules, inputs.load, exclude=exclude)
+    if decision.to_pool:
+        return None, _(
+            "Aucun radiologue de garde pour valider : demande visible par les radiologues habilités de l'établissement."
+        )
+    return decision.reader_id, decision.reason
+
+
+def _notify_validators(request: ExamRequest, text: str) -> None:
+    link = reverse("request_detail", args=[request.pk])
+    if request.assigned_to_id:
+        notify(users=[request.assigned_to], text=text, link=link)
+    else:
+        admins = User.objects.filter(role=Role.GHT_ADMIN, ght_id=request.site.ght_id, is_active=True)
+        notify(users=[*_credentialed_readers(request.site), *admins], text=text, link=link)
+
+
+@transaction.atomic
+def exam_request_create(*, by: User, site: Site, values: dict, at: datetime.datetime | None = None) -> ExamRequest:
+    """A MERM asks for an exam; it is routed at once to the radiologist who validates the protocol.
+
+    Args:
+        by: a MERM of ``site``.
+        site: the requesting site.
+        values: the ExamRequest fields from the form (patient, question, urgency, catalogue item…).
+
+    Raises:
+        NotPermitted: ``by`` is not a MERM of ``site``.
+        ApplicationError: the catalogue item or the modality belong to another GHT or site.
+    """
+    if not _is_merm_of(by, site):
+        raise NotPermitted(_("Seul un manipulateur de l'établissement peut demander un examen."))
+    item = values["catalogue_item"]
+    if item.ght_id != site.ght_id or not item.active:
+        raise ApplicationError(_("Cet examen n'est pas au catalogue du GHT."))
+    modality = values.get("scheduled_modality")
+    if modality is not None and modality.site_id != site.pk:
+        raise ApplicationError(_("Cet appareil n'est pas celui de l'établissement."))
+    at = at or timezone.now()
+    request = ExamRequest(site=site, created_by=by, **values)
+    request.deadline_at = _deadline(request, at)
+    request.assigned_to_id, request.routing_reason = _route(request, at=at)
+    request.save()
+    audit_log(action="request.create", user=by, obj=request, detail={"site": site.pk})
+    _notify_validators(
+        request,
+        _("Demande %(priority)s à valider : %(exam)s (%(site)s).")
+        % {"priority": request.get_priority_display(), "exam": item.name, "site": site.name},
+    )
+    return request
+
+
+def _may_validate(user: User, request: ExamRequest) -> bool:
+    return user.role == Role.RADIOLOGIST and any(u.pk == user.pk for u in _credentialed_readers(request.site))
+
+
+def _accession_number(request: ExamRequest) -> str:
+    # At most 16 characters (DICOM SH); unique as the request id is.
+    return f"TR{request.pk:010d}"
+
+
+@transaction.atomic
+def exam_request_validate(
+    *, request: ExamRequest, by: User, decision: str, protocol: str = "", comment: str = ""
+) -> ExamRequest:
+    """The radiologist's answer: ``accept`` (with the protocol), ``info`` (ask for more), or ``refuse`` (why).
+
+    Raises:
+        NotPermitted: ``by`` is not a radiologist credentialed for the site.
+        ApplicationError: unknown decision, or the text it needs is missing.
+        ConflictError: the request is no longer waiting for validation.
+    """
+    if not _may_validate(by, request):
+        raise NotPermitted(_("Seul un radiologue habilité pour cet établissement peut valider cette demande."))
+    now = timezone.now()
+    values: dict = {"radiologist_comment": comment.strip(), "validated_by": by, "validated_at": now, "updated_at": now}
+    if decision == "accept":
+        if not protocol.strip():
+            raise ApplicationError(_("Indiquez le protocole à réaliser."))
+        values.update(
+            status=S.SCHEDULED,
+            protocol=protocol.strip(),
+            accession_number=_accession_number(request),
+            study_instance_uid=generate_uid(),
+        )
+        text = _("Demande validée : %(exam)s. Numéro d'accession %(acc)s.")
+    elif decision == "info":
+        if not comment.strip():
+            raise ApplicationError(_("Précisez les informations attendues."))
+        values.update(status=S.INFO_NEEDED)
+        text = _("Complément demandé pour la demande %(exam)s.")
+    elif decision == "refuse":
+        if not comment.strip():
+            raise ApplicationError(_("Donnez le motif du refus (examen non justifié…)."))
+        values.update(status=S.REFUSED)
+        text = _("Demande refusée : %(exam)s.")
+    else:
+        raise ApplicationError(_("Décision inconnue."))
+    if ExamRequest.objects.filter(pk=request.pk, status=S.REQUESTED).update(**values) != 1:
+        raise ConflictError(_("Cette demande n'attend plus de validation (déjà traitée ou annulée)."))
+    request.refresh_from_db()
+    notify(
+        users=_site_desk(request.site),
+        text=text % {"exam": request.catalogue_item.name, "acc": request.accession_number},
+        link=reverse("site_board"),
+    )
+    audit_log(action=f"request.{decision}", user=by, obj=request, detail={"site": request.site_id})
+    return request
+
+
+@transaction.atomic
+def exam_request_complete(*, request: ExamRequest, by: User, text: str) -> ExamRequest:
+    """The MERM adds the information asked for; the request waits for validation again (same validator)."""
+    if not _is_merm_of(by, request.site):
+        raise NotPermitted(_("Seul un manipulateur de l'établissement peut compléter la demande."))
+    if not text.strip():
+        raise ApplicationError(_("Le complément est vide."))
+    now = timezone.now()
+    stamp = timezone.localtime(now).strftime("%d/%m %H:%M")
+    question = f"{request.clinical_question}\n\n[{stamp}] {text.strip()}"
+    rows = ExamRequest.objects.filter(pk=request.pk, status=S.INFO_NEEDED).update(
+        status=S.REQUESTED, clinical_question=question, deadline_at=_deadline(request, now), escalated_at=None
+    )
+    if rows != 1:
+        raise ConflictError(_("Cette demande n'attend pas de complément."))
+    request.refresh_from_db()
+    _notify_validators(request, _("Demande complétée, à valider : %(exam)s.") % {"exam": request.catalogue_item.name})
+    audit_log(action="request.complete", user=by, obj=request)
+    return request
+
+
+@transaction.atomic
+def exam_request_cancel(*, request: ExamRequest, by: User, reason: str) -> ExamRequest:
+    """The MERM cancels a request not yet performed (a reason is required, kept with the request)."""
+    if not _is_merm_of(by, request.site):
+        raise NotPermitted(_("Seul un manipulateur de l'établissement peut annuler la demande."))
+    if not reason.strip():
+        raise ApplicationError(_("Donnez le motif de l'annulation."))
+    open_statuses = [S.REQUESTED, S.INFO_NEEDED, S.SCHEDULED]
+    if (
+        ExamRequest.objects.filter(pk=request.pk, status__in=open_statuses).update(
+            status=S.CANCELLED, cancel_reason=reason.strip()[:500]
+        )
+        != 1
+    ):
+        raise ConflictError(_("Cette demande ne peut plus être annulée."))
+    request.refresh_from_db()
+    if request.assigned_to_id:
+        notify(users=[request.assigned_to], text=_("Demande annulée par le site : %(reason)s") % {"reason": reason})
+    audit_log(action="request.cancel", user=by, obj=request, detail={"reason": reason[:200]})
+    return request
+
+
+def exam_requests_escalate(*, now: datetime.datetime | None = None) -> list[int]:
+    """Requests not validated in time: re-routed once to another reader on duty, the site and admins told (beat)."""
+    now = now or timezone.now()
+    escalated = []
+    late = ExamRequest.objects.filter(status=S.REQUESTED, deadline_at__lte=now, escalated_at__isnull=True)
+    for request in late.select_related("site", "catalogue_item__subspecialty"):
+        exclude = frozenset({request.assigned_to_id}) if request.assigned_to_id else frozenset()
+        reader_id, reason = _route(request, at=now, exclude=exclude)
+        changes: dict = {"escalated_at": now}
+        if reader_id is not None and reader_id != request.assigned_to_id:
+            changes.update(assigned_to_id=reader_id, routing_reason=reason, deadline_at=_deadline(request, now))
+        if (
+            ExamRequest.objects.filter(pk=request.pk, status=S.REQUESTED, escalated_at__isnull=True).update(**changes)
+            != 1
+        ):
+            continue
+        request.refresh_from_db()
+        text = _("Demande non validée dans le délai : %(exam)s (%(site)s).") % {
+            "exam": request.catalogue_item.name,
+            "site": request.site.name,
+        }
+        _notify_validators(request, text)
+        admins = User.objects.filter(role=Role.GHT_ADMIN, ght_id=request.site.ght_id, is_active=True)
+        notify(users=[*admins, *_site_desk(request.site)], text=text, link=reverse("site_board"))
+        escalated.append(request.pk)
+    return escalated
+
+
+# --- Matching a received study to its request ------------------------------------
+
+# How far apart the request and the study may be for a match on demographics alone.
+DEMOGRAPHIC_WINDOW = datetime.timedelta(days=2)
+
+
+def _find_request(exam: Exam) -> tuple[ExamRequest | None, str]:
+    scheduled = ExamRequest.objects.filter(site_id=exam.site_id, status=S.SCHEDULED, exam__isnull=True)
+    M = ExamRequest.MatchMethod
+    if exam.study_instance_uid:
+        found = scheduled.filter(study_instance_uid=exam.study_instance_uid).first()
+        if found:
+            return found, M.STUDY_UID
+    if exam.accession_number:
+        found = scheduled.filter(accession_number=exam.accession_number).first()
+        if found:
+            return found, M.ACCESSION
+    if exam.patient_id:
+        when = exam.study_datetime or exam.received_at or timezone.now()
+        found = (
+            scheduled.filter(
+                patient_id=exam.patient_id,
+                catalogue_item__modality__iexact=exam.modality,
+                validated_at__gte=when - DEMOGRAPHIC_WINDOW,
+                validated_at__lte=when + DEMOGRAPHIC_WINDOW,
+            )
+            .order_by("-validated_at")
+            .first()
+        )
+        if found:
+            return found, M.DEMOGRAPHICS
+    return None, ""
+
+
+@transaction.atomic
+def exam_match_request(*, exam: Exam) -> ExamRequest | None:
+    """Attach a received study to its scheduled request, if there is one; idempotent.
+
+    The exam takes the request's urgency when it is more urgent (so an urgent
+    request is announced at its first image), and a match on demographics
+    alone is flagged for a human to confirm.
+    """
+    request, method = _find_request(exam)
+    if request is None:
+        return None
+    confirmed = method != ExamRequest.MatchMethod.DEMOGRAPHICS
+    rows = ExamRequest.objects.filter(pk=request.pk, status=S.SCHEDULED, exam__isnull=True).update(
+        exam=exam, status=S.DONE, match_method=method, match_confirmed=confirmed
+    )
+    if rows != 1:
+        return None
+    changes = {
+        "requested_subspecialty": request.catalogue_item.subspecialty.code
+        if request.catalogue_item.subspecialty_id
+        else ""
+    }
+    if PRIORITY_RANK.get(request.priority, 9) < PRIORITY_RANK.get(exam.priority, 9):
+        changes["priority"] = request.priority
+    Exam.objects.filter(pk=exam.pk).update(**changes)
+    for field, value in changes.items():
+        setattr(exam, field, value)
+    reason = _("Rattaché à la demande %(acc)s (%(method)s).") % {
+        "acc": request.accession_number,
+        "method": ExamRequest.MatchMethod(method).label,
+    }
+    ExamEvent.objects.create(
+        exam=exam, kind=ExamEvent.Kind.NOTE, from_status=exam.status, to_status=exam.status, reason=reason[:500]
+    )
+    if not confirmed:
+        notify(
+            users=_site_desk(exam.site),
+            text=_("Examen reçu rattaché à une demande sur l'identité seule : à confirmer."),
+            link=reverse("site_board"),
+        )
+    request.refresh_from_db()
+    return request
+
+
+def exams_match_requests(*, now: datetime.datetime | None = None) -> list[int]:
+    """Match the studies received in the last two days that have no request yet (beat, with the stability sweep)."""
+    now = now or timezone.now()
+    candidates = Exam.objects.filter(
+        Q(status__in=[Status.RECEIVING, Status.READY]),
+        received_at__gte=now - DEMOGRAPHIC_WINDOW,
+        request__isnull=True,
+        site__requests__status=S.SCHEDULED,
+    ).distinct()
+    matched = []
+    for exam in candidates:
+        if exam_match_request(exam=exam) is not None:
+            matched.append(exam.pk)
+    return matched
