@@ -57,7 +57,8 @@ from sites.models import (
 from sites.rota_validation import is_night
 from sites.rotas import rota_line_create_defaults, rota_month_generate, rota_month_next, rota_month_publish
 from sites.selectors import radiologist_list_eligible_for_line
-from worklist.models import Exam, ExamStatus, Priority
+from worklist.models import Exam, ExamCatalogueItem, ExamStatus, Priority
+from worklist.services import exam_catalogue_install_defaults
 
 logger = logging.getLogger(__name__)
 
@@ -453,6 +454,7 @@ def demo_load() -> DemoLoadResult:
     months = demo_rota_load(ghts=ghts, sites=sites, region=region)
     for ght in ghts.values():
         report_templates_install_defaults(ght=ght)
+        exam_catalogue_install_defaults(ght=ght)
 
     counts = {
         "regions": 1,
@@ -466,6 +468,7 @@ def demo_load() -> DemoLoadResult:
         "rota lines": len(ROTA_LINES),
         "published rota months": months,
         "report templates": ReportTemplate.objects.filter(ght__in=ghts.values(), owner__isnull=True).count(),
+        "exam catalogue items": ExamCatalogueItem.objects.filter(ght__in=ghts.values()).count(),
     }
     return DemoLoadResult(accounts=accounts, counts=counts)
 

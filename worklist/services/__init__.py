@@ -27,6 +27,7 @@ from worklist.services.exams import (
     exams_route_urgent_receiving,
 )
 from worklist.services.requests import (
+    exam_catalogue_install_defaults,
     exam_match_request,
     exam_request_cancel,
     exam_request_complete,
@@ -42,6 +43,7 @@ __all__ = [
     "NotPermitted",
     "StaleStatus",
     "TransitionNotAllowed",
+    "exam_catalogue_install_defaults",
     "exam_claim",
     "exam_match_request",
     "exam_ready",

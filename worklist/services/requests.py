@@ -26,9 +26,10 @@ from pydicom.uid import generate_uid
 
 from core.exceptions import ApplicationError, ConflictError
 from core.services import audit_log, notify
-from sites.models import Credential, Role, Site, User
+from sites.models import Credential, Ght, Role, Site, Subspecialty, User
 from sites.selectors import credential_valid_q
-from worklist.models import PRIORITY_RANK, Exam, ExamEvent, ExamRequest
+from worklist.defaults import DEFAULT_CATALOGUE
+from worklist.models import PRIORITY_RANK, Exam, ExamCatalogueItem, ExamEvent, ExamRequest
 from worklist.routing import route
 from worklist.selectors import routing_inputs_for_exam
 from worklist.services.exams import NotPermitted
@@ -349,3 +350,24 @@ def exams_match_requests(*, now: datetime.datetime | None = None) -> list[int]:
         if exam_match_request(exam=exam) is not None:
             matched.append(exam.pk)
     return matched
+
+
+def exam_catalogue_install_defaults(*, ght: Ght) -> int:
+    """Give ``ght`` the default exam catalogue items it does not have yet (by code); returns how many."""
+    existing = set(ExamCatalogueItem.objects.filter(ght=ght).values_list("code", flat=True))
+    subspecialties = {s.code: s for s in Subspecialty.objects.all()}
+    new = [
+        ExamCatalogueItem(
+            ght=ght,
+            code=item.code,
+            name=item.name,
+            modality=item.modality,
+            body_part=item.body_part,
+            subspecialty=subspecialties.get(item.subspecialty),
+            contrast=item.contrast,
+        )
+        for item in DEFAULT_CATALOGUE
+        if item.code not in existing
+    ]
+    ExamCatalogueItem.objects.bulk_create(new)
+    return len(new)

@@ -246,3 +246,12 @@ def test_a_merm_of_another_site_sees_nothing(client, site_a, merm_a, merm_b, ite
     # Nor can they request for site A.
     form = client.get("/requests/new/").content.decode()
     assert site_a.name not in form
+
+
+def test_the_default_catalogue_is_installed_once(ght_a):
+    from worklist.defaults import DEFAULT_CATALOGUE
+
+    assert services.exam_catalogue_install_defaults(ght=ght_a) == len(DEFAULT_CATALOGUE)
+    assert services.exam_catalogue_install_defaults(ght=ght_a) == 0
+    item = ght_a.exam_catalogue.get(code="IRMAVC")
+    assert item.subspecialty.code == "neuro" and item.modality == "MR"
