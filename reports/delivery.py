@@ -40,6 +40,7 @@ from reports import hl7
 from reports.models import ReportDelivery
 from reports.pdf import report_pdf
 from sites.models import Role, User
+from worklist.models import ExamRequest
 from worklist.services import StaleStatus, exam_transition
 from worklist.states import Status
 
@@ -54,6 +55,7 @@ DELIVERED = "delivered"
 RETRY = "retry"
 FAILED = "failed"
 SKIPPED = "skipped"
+HELD = "held"
 
 
 class DeliveryError(Exception):
@@ -237,6 +239,12 @@ SENDERS = {
 }
 
 
+def _identity_on_hold(delivery_id: int) -> bool:
+    return ExamRequest.objects.filter(
+        exam__report__deliveries__pk=delivery_id, identity_status=ExamRequest.IdentityStatus.OPEN
+    ).exists()
+
+
 def report_delivery_send(*, delivery_id: int) -> str:
     """Send one delivery if it is pending and due, and record the outcome.
 
@@ -246,12 +254,20 @@ def report_delivery_send(*, delivery_id: int) -> str:
     Returns:
         ``"delivered"``; ``"retry"`` (failed, next attempt scheduled with back-off);
         ``"failed"`` (failed for the REPORT_DELIVERY_MAX_ATTEMPTS-th time: the GHT's
-        administrators are notified); ``"skipped"`` (already delivered or failed,
+        administrators are notified); ``"held"`` (an identity mismatch is open on the
+        exam's request: not sent, retried later); ``"skipped"`` (already delivered or failed,
         not due, unknown, or another worker holds it).
 
     Never raises for a delivery problem: the row records it and the sweep retries.
     """
     now = timezone.now()
+    if _identity_on_hold(delivery_id):
+        # Identity vigilance: nothing leaves for the site while its request and the study disagree.
+        ReportDelivery.objects.filter(_due(now), pk=delivery_id).update(
+            next_attempt_at=now + retry_delay(1),
+            last_error=_("En attente : discordance d'identité à résoudre par l'établissement."),
+        )
+        return HELD
     claimed = ReportDelivery.objects.filter(_due(now), pk=delivery_id).update(
         attempts=F("attempts") + 1, next_attempt_at=now + datetime.timedelta(seconds=_claim_seconds())
     )

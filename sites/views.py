@@ -69,7 +69,11 @@ from sites.selectors import (
     unavailability_get_for_radiologist,
     unavailability_list_for_radiologist,
 )
-from worklist.selectors import exam_board_for_user, exam_request_board_for_user
+from worklist.selectors import (
+    exam_board_for_user,
+    exam_request_board_for_user,
+    exam_request_identity_open_for_user,
+)
 
 
 def _board_etag(user, since: datetime.datetime, now: datetime.datetime) -> str:
@@ -85,8 +89,9 @@ def _board_etag(user, since: datetime.datetime, now: datetime.datetime) -> str:
         exam_request_board_for_user(user=user, since=since).values_list("id", "status", "assigned_to_id")[:100]
     )
     alerts = critical_alert_list_open_for_user(user=user).aggregate(n=Count("id"), last=Max("id"))
+    identity = list(exam_request_identity_open_for_user(user=user).values_list("id", flat=True))
     # The minute is part of it: "since" and "remaining" change with time alone.
-    key = repr((user.pk, exams, requests, alerts, get_language(), now.strftime("%Y%m%d%H%M")))
+    key = repr((user.pk, exams, requests, alerts, identity, get_language(), now.strftime("%Y%m%d%H%M")))
     return f'"{hashlib.sha256(key.encode()).hexdigest()[:32]}"'
 
 
@@ -114,6 +119,7 @@ def site_board(request: HttpRequest) -> HttpResponse:
         {
             "exams": exams,
             "requests": requests,
+            "identity_open": list(exam_request_identity_open_for_user(user=request.user)),
             "now": now,
             "alerts": alerts,
             "acknowledge_form": AcknowledgeForm(

@@ -193,6 +193,7 @@ OBJECT_KWARGS: dict[str, ObjectCase] = {
     "request_validate": request_b,
     "request_complete": request_b,
     "request_cancel": request_b,
+    "request_identity_resolve": request_b,
     "exam_detail": lambda c: (c.exam_b, {"pk": c.exam_b.pk}),
     "exam_take": lambda c: (c.exam_b, {"pk": c.exam_b.pk}),
     "exam_return_to_pool": lambda c: (c.exam_b, {"pk": c.exam_b.pk}),

@@ -156,3 +156,15 @@ class RequestValidationForm(forms.Form):
 
 class RequestCompleteForm(forms.Form):
     text = forms.CharField(label=_("Complément"), widget=forms.Textarea(attrs={"rows": 2}), max_length=2000)
+
+
+class IdentityResolveForm(forms.Form):
+    action = forms.ChoiceField(
+        choices=[
+            ("confirm", _("Même patient : confirmer (expliquer)")),
+            ("correct", _("La demande était erronée : la corriger d'après l'examen reçu")),
+        ],
+        label=_("Résolution"),
+        widget=forms.RadioSelect,
+    )
+    note = forms.CharField(label=_("Explication"), max_length=500, required=False)

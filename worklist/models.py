@@ -330,6 +330,12 @@ class ExamRequest(models.Model):
         POSSIBLE = "possible", _("possible")
         YES = "yes", _("oui")
 
+    class IdentityStatus(models.TextChoices):
+        NONE = "", _("conforme")
+        OPEN = "open", _("discordance à résoudre")
+        CONFIRMED = "confirmed", _("même patient, confirmé par le site")
+        CORRECTED = "corrected", _("demande corrigée par le site")
+
     class MatchMethod(models.TextChoices):
         STUDY_UID = "study_uid", _("Study Instance UID")
         ACCESSION = "accession", _("numéro d'accession")
@@ -406,6 +412,21 @@ class ExamRequest(models.Model):
     )
     match_method = models.CharField(_("rapprochement"), max_length=16, choices=MatchMethod.choices, blank=True)
     match_confirmed = models.BooleanField(_("rapprochement confirmé"), default=True)
+    # Identity vigilance: the study's patient differs from the request's (worklist.identity).
+    identity_status = models.CharField(
+        _("vigilance identité"), max_length=10, choices=IdentityStatus.choices, blank=True
+    )
+    identity_mismatches = models.JSONField(_("discordances"), default=list, blank=True)
+    identity_resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("discordance résolue par"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    identity_resolved_at = models.DateTimeField(_("discordance résolue le"), null=True, blank=True)
+    identity_note = models.CharField(_("note de résolution"), max_length=500, blank=True)
     updated_at = models.DateTimeField(_("modifié le"), auto_now=True)
 
     class Meta:

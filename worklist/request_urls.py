@@ -11,4 +11,5 @@ urlpatterns = [
     path("requests/<int:request_id>/validate/", views.request_validate, name="request_validate"),
     path("requests/<int:request_id>/complete/", views.request_complete, name="request_complete"),
     path("requests/<int:request_id>/cancel/", views.request_cancel, name="request_cancel"),
+    path("requests/<int:request_id>/identity/", views.request_identity_resolve, name="request_identity_resolve"),
 ]

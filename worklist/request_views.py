@@ -15,9 +15,16 @@ from core.exceptions import ApplicationError
 from core.services import audit_log
 from sites.selectors import site_list_for_user
 from worklist import services
-from worklist.forms import ExamRequestForm, ReasonForm, RequestCompleteForm, RequestValidationForm
+from worklist.forms import (
+    ExamRequestForm,
+    IdentityResolveForm,
+    ReasonForm,
+    RequestCompleteForm,
+    RequestValidationForm,
+)
 from worklist.models import ExamRequest
 from worklist.selectors import exam_request_get_for_user, exam_request_list_to_validate
+from worklist.services.requests import IDENTITY_LABELS
 
 
 def _request_or_denied(request: HttpRequest, request_id: int) -> ExamRequest:
@@ -68,6 +75,13 @@ def request_detail(request: HttpRequest, request_id: int) -> HttpResponse:
         "validation_form": RequestValidationForm() if waiting and user.is_radiologist else None,
         "complete_form": RequestCompleteForm()
         if exam_request.status == ExamRequest.Status.INFO_NEEDED and user.is_technologist
+        else None,
+        "mismatches": [
+            {**m, "label": IDENTITY_LABELS.get(m.get("field"), m.get("field"))}
+            for m in exam_request.identity_mismatches
+        ],
+        "identity_form": IdentityResolveForm(auto_id="identity_%s")
+        if user.is_technologist and exam_request.identity_status == ExamRequest.IdentityStatus.OPEN
         else None,
         "cancel_form": ReasonForm(auto_id="cancel_%s")
         if user.is_technologist
@@ -140,4 +154,22 @@ def request_cancel(request: HttpRequest, request_id: int) -> HttpResponse:
         exam_request,
         lambda: services.exam_request_cancel(request=exam_request, by=request.user, reason=form.cleaned_data["reason"]),
         _("Demande annulée."),
+    )
+
+
+@login_required
+@require_POST
+def request_identity_resolve(request: HttpRequest, request_id: int) -> HttpResponse:
+    exam_request = _request_or_denied(request, request_id)
+    form = IdentityResolveForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Choisissez une action."))
+        return redirect("request_detail", request_id=exam_request.pk)
+    return _act(
+        request,
+        exam_request,
+        lambda: services.exam_request_identity_resolve(
+            request=exam_request, by=request.user, action=form.cleaned_data["action"], note=form.cleaned_data["note"]
+        ),
+        _("Discordance d'identité résolue : le compte rendu pourra être transmis."),
     )

@@ -374,3 +374,8 @@ def exam_request_board_for_user(*, user: User, since: datetime.datetime) -> Quer
         .filter(Q(created_at__gte=since) | Q(status__in=open_statuses))
         .order_by("-created_at", "-id")
     )
+
+
+def exam_request_identity_open_for_user(*, user: User) -> QuerySet[ExamRequest]:
+    """Requests whose received study's identity differs, not yet resolved by the site."""
+    return exam_request_list_for_user(user=user).filter(identity_status=ExamRequest.IdentityStatus.OPEN)

@@ -22,12 +22,14 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from pydicom.uid import generate_uid
 
 from core.exceptions import ApplicationError, ConflictError
 from core.services import audit_log, notify
 from sites.models import Credential, Ght, Role, Site, Subspecialty, User
 from sites.selectors import credential_valid_q
+from worklist import identity
 from worklist.defaults import DEFAULT_CATALOGUE
 from worklist.models import PRIORITY_RANK, Exam, ExamCatalogueItem, ExamEvent, ExamRequest
 from worklist.routing import route
@@ -304,8 +306,15 @@ def exam_match_request(*, exam: Exam) -> ExamRequest | None:
     if request is None:
         return None
     confirmed = method != ExamRequest.MatchMethod.DEMOGRAPHICS
+    found = identity.mismatches(_request_identity(request), _exam_identity(exam))
+    vigilance = ExamRequest.IdentityStatus.OPEN if found or not confirmed else ExamRequest.IdentityStatus.NONE
     rows = ExamRequest.objects.filter(pk=request.pk, status=S.SCHEDULED, exam__isnull=True).update(
-        exam=exam, status=S.DONE, match_method=method, match_confirmed=confirmed
+        exam=exam,
+        status=S.DONE,
+        match_method=method,
+        match_confirmed=confirmed,
+        identity_status=vigilance,
+        identity_mismatches=found,
     )
     if rows != 1:
         return None
@@ -326,13 +335,105 @@ def exam_match_request(*, exam: Exam) -> ExamRequest | None:
     ExamEvent.objects.create(
         exam=exam, kind=ExamEvent.Kind.NOTE, from_status=exam.status, to_status=exam.status, reason=reason[:500]
     )
-    if not confirmed:
-        notify(
-            users=_site_desk(exam.site),
-            text=_("Examen reçu rattaché à une demande sur l'identité seule : à confirmer."),
-            link=reverse("site_board"),
+    if vigilance == ExamRequest.IdentityStatus.OPEN:
+        fields = ", ".join(str(IDENTITY_LABELS[m["field"]]) for m in found) or _("rapprochement sur l'identité seule")
+        text = _("Vigilance identité : l'examen reçu diffère de la demande (%(fields)s). À résoudre.") % {
+            "fields": fields
+        }
+        ExamEvent.objects.create(
+            exam=exam, kind=ExamEvent.Kind.NOTE, from_status=exam.status, to_status=exam.status, reason=text[:500]
         )
+        audit_log(action="request.identity_mismatch", obj=request, detail={"exam": exam.pk, "mismatches": found})
+        notify(users=_site_desk(exam.site), text=text, link=reverse("request_detail", args=[request.pk]))
     request.refresh_from_db()
+    return request
+
+
+IDENTITY_LABELS = {
+    "family_name": gettext_lazy("nom"),
+    "given_name": gettext_lazy("prénom"),
+    "birth_date": gettext_lazy("date de naissance"),
+    "sex": gettext_lazy("sexe"),
+    "patient_id": gettext_lazy("IPP"),
+}
+
+
+def _request_identity(request: ExamRequest) -> identity.Identity:
+    return identity.Identity(
+        family_name=request.patient_family_name,
+        given_name=request.patient_given_name,
+        birth_date=request.patient_birth_date,
+        sex=request.patient_sex,
+        patient_id=request.patient_id,
+        birth_name=request.patient_birth_name,
+    )
+
+
+def _exam_identity(exam: Exam) -> identity.Identity:
+    family, given = identity.from_dicom_name(exam.patient_name)
+    return identity.Identity(
+        family_name=family,
+        given_name=given,
+        birth_date=exam.patient_birth_date,
+        sex=exam.patient_sex,
+        patient_id=exam.patient_id,
+    )
+
+
+@transaction.atomic
+def exam_request_identity_resolve(*, request: ExamRequest, by: User, action: str, note: str = "") -> ExamRequest:
+    """The MERM resolves an identity mismatch: ``confirm`` (same patient; why) or ``correct`` (the request
+    was wrong: its identity takes the study's). Until then the report is not delivered.
+
+    Raises:
+        NotPermitted: ``by`` is not a MERM of the site.
+        ApplicationError: unknown action, or a confirmation without a note.
+        ConflictError: no mismatch is open.
+    """
+    if not _is_merm_of(by, request.site):
+        raise NotPermitted(_("Seul un manipulateur de l'établissement peut résoudre une discordance d'identité."))
+    now = timezone.now()
+    values: dict = {"identity_resolved_by": by, "identity_resolved_at": now, "match_confirmed": True}
+    if action == "confirm":
+        if not note.strip():
+            raise ApplicationError(_("Expliquez pourquoi il s'agit bien du même patient."))
+        values.update(identity_status=ExamRequest.IdentityStatus.CONFIRMED, identity_note=note.strip()[:500])
+    elif action == "correct":
+        study = _exam_identity(request.exam)
+        values.update(
+            identity_status=ExamRequest.IdentityStatus.CORRECTED,
+            identity_note=note.strip()[:500],
+            patient_family_name=study.family_name or request.patient_family_name,
+            patient_given_name=study.given_name or request.patient_given_name,
+            patient_birth_date=study.birth_date or request.patient_birth_date,
+            patient_sex=study.sex or request.patient_sex,
+            patient_id=study.patient_id or request.patient_id,
+        )
+    else:
+        raise ApplicationError(_("Action inconnue."))
+    rows = ExamRequest.objects.filter(pk=request.pk, identity_status=ExamRequest.IdentityStatus.OPEN).update(**values)
+    if rows != 1:
+        raise ConflictError(_("Aucune discordance d'identité n'est à résoudre sur cette demande."))
+    before = {m["field"]: m for m in request.identity_mismatches}
+    request.refresh_from_db()
+    text = _("Discordance d'identité résolue par %(by)s : %(how)s.") % {
+        "by": by,
+        "how": request.get_identity_status_display(),
+    }
+    ExamEvent.objects.create(
+        exam=request.exam,
+        kind=ExamEvent.Kind.NOTE,
+        from_status=request.exam.status,
+        to_status=request.exam.status,
+        actor=by,
+        reason=text[:500],
+    )
+    audit_log(
+        action=f"request.identity_{action}",
+        user=by,
+        obj=request,
+        detail={"exam": request.exam_id, "mismatches": list(before.values()), "note": note[:200]},
+    )
     return request
 
 

@@ -172,7 +172,8 @@ def test_a_match_on_demographics_alone_is_flagged_for_the_site(scheduled, site_a
     assert services.exam_match_request(exam=exam) is not None
     scheduled.refresh_from_db()
     assert scheduled.match_method == "demographics" and not scheduled.match_confirmed
-    assert Notification.objects.filter(user=merm_a, text__contains="à confirmer").exists()
+    assert scheduled.identity_status == "open"  # a person must confirm it before the report leaves
+    assert Notification.objects.filter(user=merm_a, text__contains="Vigilance identité").exists()
 
 
 def test_another_site_study_never_matches(scheduled, site_b):
@@ -255,3 +256,64 @@ def test_the_default_catalogue_is_installed_once(ght_a):
     assert services.exam_catalogue_install_defaults(ght=ght_a) == 0
     item = ght_a.exam_catalogue.get(code="IRMAVC")
     assert item.subspecialty.code == "neuro" and item.modality == "MR"
+
+
+def test_an_identity_mismatch_is_flagged_holds_the_report_and_the_merm_resolves_it(
+    client, scheduled, site_a, merm_a, radiologist_a, settings
+):
+    from reports.delivery import HELD, report_delivery_send
+    from reports.models import ReportDelivery
+    from reports.tests.signed import signed_report
+    from sites.tests.factories import PacsNodeFactory
+
+    exam = ExamFactory(
+        site=site_a,
+        status="RECEIVING",
+        accession_number=scheduled.accession_number,
+        patient_name="DUPOND^Jeanne",
+        patient_birth_date=scheduled.patient_birth_date,
+        patient_id=scheduled.patient_id,
+    )
+    services.exam_match_request(exam=exam)
+    scheduled.refresh_from_db()
+    assert scheduled.identity_status == "open"
+    assert scheduled.identity_mismatches == [{"field": "family_name", "request": "Dupont", "dicom": "DUPOND"}]
+    assert Notification.objects.filter(user=merm_a, text__contains="Vigilance identité").exists()
+    client.force_login(merm_a)
+    assert 'data-testid="identity-alert"' in client.get("/board/").content.decode()
+
+    # The report is signed, but nothing leaves for the site while the mismatch is open.
+    PacsNodeFactory(site=site_a, host="127.0.0.1", port=9)
+    report = signed_report(exam=exam, signer=radiologist_a)
+    delivery = ReportDelivery.objects.create(report=report, sop_instance_uid="1.2.3.4", next_attempt_at=timezone.now())
+    assert report_delivery_send(delivery_id=delivery.pk) == HELD
+    delivery.refresh_from_db()
+    assert delivery.attempts == 0 and "identité" in delivery.last_error
+
+    with pytest.raises(ApplicationError):
+        services.exam_request_identity_resolve(request=scheduled, by=merm_a, action="confirm", note="")
+    page = client.post(
+        f"/requests/{scheduled.pk}/identity/", {"action": "correct", "note": "Faute de frappe à l'accueil"}, follow=True
+    )
+    assert "résolue" in page.content.decode()
+    scheduled.refresh_from_db()
+    assert scheduled.identity_status == "corrected"
+    assert scheduled.patient_family_name == "DUPOND"
+    assert AuditEvent.objects.filter(action="request.identity_correct", user=merm_a).exists()
+    assert 'data-testid="identity-alert"' not in client.get("/board/").content.decode()
+    assert not ExamRequest.objects.filter(identity_status="open").exists()
+
+
+def test_the_same_patient_written_differently_is_not_a_mismatch(scheduled, site_a):
+    exam = ExamFactory(
+        site=site_a,
+        status="RECEIVING",
+        accession_number=scheduled.accession_number,
+        patient_name="DUPONT^JEANNE",
+        patient_birth_date=scheduled.patient_birth_date,
+        patient_id=scheduled.patient_id,
+        patient_sex="F",
+    )
+    services.exam_match_request(exam=exam)
+    scheduled.refresh_from_db()
+    assert scheduled.identity_status == ""
