@@ -39,7 +39,7 @@ from reports.selectors import (
     report_template_list_for_user,
 )
 from worklist.models import Exam
-from worklist.selectors import exam_get_for_user, radiologist_users_for_exam
+from worklist.selectors import exam_get_for_user, exam_site_context, radiologist_users_for_exam
 from worklist.states import Status
 
 
@@ -61,7 +61,13 @@ def report_editor_context(*, request: HttpRequest, exam: Exam) -> dict:
     report = report_for_exam(exam=exam)
     if report is None and _holds(user, exam):
         report = services.report_get_or_create_draft(exam=exam, by=user)
-    context: dict = {"exam": exam, "report": report, "editable": False, "opinions": opinion_list_for_exam(exam=exam)}
+    context: dict = {
+        "exam": exam,
+        "report": report,
+        "editable": False,
+        "opinions": opinion_list_for_exam(exam=exam),
+        **exam_site_context(user=user, exam=exam),
+    }
     if user.is_radiologist:
         context["opinion_form"] = OpinionRequestForm(
             experts=radiologist_users_for_exam(exam=exam).exclude(pk=user.pk), auto_id="opinion_%s"

@@ -168,3 +168,7 @@ class IdentityResolveForm(forms.Form):
         widget=forms.RadioSelect,
     )
     note = forms.CharField(label=_("Explication"), max_length=500, required=False)
+
+
+class ExamMessageForm(forms.Form):
+    text = forms.CharField(label=_("Message"), widget=forms.Textarea(attrs={"rows": 2}), max_length=2000)

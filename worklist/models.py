@@ -85,6 +85,8 @@ class Exam(models.Model):
     routed_at = models.DateTimeField(_("orienté le"), null=True, blank=True)
     # A series that arrived after the exam was READY: shown to whoever holds it.
     new_series_at = models.DateTimeField(_("nouvelle série reçue le"), null=True, blank=True)
+    # "Images incomplètes" (the site): out of the readers' lists until an image arrives after it.
+    images_incomplete_at = models.DateTimeField(_("images incomplètes signalées le"), null=True, blank=True)
     # Routing: why the exam went where it is (shown on the exam), and its SLA.
     routing_reason = models.TextField(_("motif d'orientation"), blank=True)
     routing_rule = models.ForeignKey(
@@ -457,3 +459,22 @@ class ExamRequest(models.Model):
     def patient_name(self) -> str:
         """DICOM PN: FAMILY^Given."""
         return f"{self.patient_family_name.upper()}^{self.patient_given_name}"
+
+
+class ExamMessage(models.Model):
+    """A message about one exam between the site (MERM) and its reader ("patient agité, refaire ?")."""
+
+    exam = models.ForeignKey(Exam, verbose_name=_("examen"), on_delete=models.CASCADE, related_name="messages")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("auteur"), on_delete=models.PROTECT, related_name="+"
+    )
+    text = models.TextField(_("message"), max_length=2000)
+    created_at = models.DateTimeField(_("le"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("message d'examen")
+        verbose_name_plural = _("messages d'examen")
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.exam_id} {self.author}: {self.text[:40]}"

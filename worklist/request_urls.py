@@ -12,4 +12,7 @@ urlpatterns = [
     path("requests/<int:request_id>/complete/", views.request_complete, name="request_complete"),
     path("requests/<int:request_id>/cancel/", views.request_cancel, name="request_cancel"),
     path("requests/<int:request_id>/identity/", views.request_identity_resolve, name="request_identity_resolve"),
+    path("exams/<int:pk>/messages/post/", views.exam_message_post, name="exam_message_post"),
+    path("exams/<int:pk>/cancel/", views.exam_cancel, name="exam_cancel"),
+    path("exams/<int:pk>/images-incomplete/", views.exam_images_incomplete, name="exam_images_incomplete"),
 ]

@@ -1,4 +1,5 @@
-"""Exam request pages: the MERM's form, the radiologist's validation, completion and cancellation.
+"""Site-side pages: exam requests (the MERM's form, validation, completion, cancellation) and the
+site's actions on a received exam (messages with the reader, cancel, images incomplete).
 
 Thin: a form in, one service (worklist.services.requests), a redirect with a message.
 """
@@ -16,6 +17,7 @@ from core.services import audit_log
 from sites.selectors import site_list_for_user
 from worklist import services
 from worklist.forms import (
+    ExamMessageForm,
     ExamRequestForm,
     IdentityResolveForm,
     ReasonForm,
@@ -23,7 +25,7 @@ from worklist.forms import (
     RequestValidationForm,
 )
 from worklist.models import ExamRequest
-from worklist.selectors import exam_request_get_for_user, exam_request_list_to_validate
+from worklist.selectors import exam_get_for_user, exam_request_get_for_user, exam_request_list_to_validate
 from worklist.services.requests import IDENTITY_LABELS
 
 
@@ -173,3 +175,63 @@ def request_identity_resolve(request: HttpRequest, request_id: int) -> HttpRespo
         ),
         _("Discordance d'identité résolue : le compte rendu pourra être transmis."),
     )
+
+
+# --- The site's actions on a received exam (from the reading page's panel) ---------
+
+
+def _exam_or_denied(request: HttpRequest, pk: int):
+    try:
+        return exam_get_for_user(user=request.user, exam_id=pk)
+    except Http404:
+        audit_log(action="exam.denied", request=request, detail={"exam_id": pk, "path": request.path})
+        raise
+
+
+def _to_exam(exam_id: int) -> HttpResponse:
+    return redirect("exam_detail", pk=exam_id)
+
+
+@login_required
+@require_POST
+def exam_message_post(request: HttpRequest, pk: int) -> HttpResponse:
+    exam = _exam_or_denied(request, pk)
+    form = ExamMessageForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Le message est vide ou trop long."))
+        return _to_exam(exam.pk)
+    try:
+        services.exam_message_post(exam=exam, by=request.user, text=form.cleaned_data["text"])
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    return _to_exam(exam.pk)
+
+
+@login_required
+@require_POST
+def exam_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    exam = _exam_or_denied(request, pk)
+    form = ReasonForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Donnez le motif de l'annulation."))
+        return _to_exam(exam.pk)
+    try:
+        services.exam_cancel(exam=exam, by=request.user, reason=form.cleaned_data["reason"])
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, _("Examen annulé."))
+    return _to_exam(exam.pk)
+
+
+@login_required
+@require_POST
+def exam_images_incomplete(request: HttpRequest, pk: int) -> HttpResponse:
+    exam = _exam_or_denied(request, pk)
+    try:
+        services.exam_flag_images_incomplete(exam=exam, by=request.user)
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, _("Images incomplètes signalées : l'examen attend le renvoi des images."))
+    return _to_exam(exam.pk)

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from sites.models import Credential, Role, RotaLine, RotaMonth, Shift, Site, Subspecialty, User
 from sites.selectors import credential_valid_q, site_list_for_user
-from worklist.models import PRIORITY_RANK, Exam, ExamEvent, ExamRequest, Priority, RoutingRule
+from worklist.models import PRIORITY_RANK, Exam, ExamEvent, ExamMessage, ExamRequest, Priority, RoutingRule
 from worklist.routing import CredentialFacts, ExamFacts, Level, OnDuty, Rule
 from worklist.states import OPEN, Status
 
@@ -70,6 +70,13 @@ def _by_urgency(qs: QuerySet[Exam]) -> QuerySet[Exam]:
     return qs.annotate(priority_rank=rank).order_by("priority_rank", "deadline_at", "received_at", "id")
 
 
+# The site said images were missing, and none arrived since: out of the readers' lists
+# (the gateway's next image, which moves last_instance_at, brings the exam back).
+AWAITING_IMAGES = Q(images_incomplete_at__isnull=False) & (
+    Q(last_instance_at__isnull=True) | Q(last_instance_at__lte=F("images_incomplete_at"))
+)
+
+
 def exam_worklist_for_user(*, user: User) -> QuerySet[Exam]:
     """Open exams a radiologist may read, most urgent first, then by deadline, then oldest first.
 
@@ -80,6 +87,7 @@ def exam_worklist_for_user(*, user: User) -> QuerySet[Exam]:
         exam_list_for_user(user=user)
         .filter(status__in=[s.value for s in OPEN])
         .exclude(Q(status=Status.RECEIVING) & ~Q(priority__in=URGENT))
+        .exclude(AWAITING_IMAGES)
     )
 
 
@@ -379,3 +387,21 @@ def exam_request_board_for_user(*, user: User, since: datetime.datetime) -> Quer
 def exam_request_identity_open_for_user(*, user: User) -> QuerySet[ExamRequest]:
     """Requests whose received study's identity differs, not yet resolved by the site."""
     return exam_request_list_for_user(user=user).filter(identity_status=ExamRequest.IdentityStatus.OPEN)
+
+
+def exam_site_context(*, user: User, exam: Exam) -> dict:
+    """The exam's messages, the reader's number while they hold it, and the site's actions, for ``user``."""
+    is_site = user.role == Role.TECHNOLOGIST
+    holder = exam.assigned_to if exam.status == Status.IN_READING else None
+    phone = ""
+    if is_site and holder is not None:
+        radiologist = getattr(holder, "radiologist", None)
+        phone = (radiologist.mobile_phone if radiologist else "") or holder.phone
+    open_exam = exam.status in {s.value for s in OPEN}
+    return {
+        "exam_messages": list(ExamMessage.objects.filter(exam=exam).select_related("author")),
+        "may_post_message": is_site or user.role == Role.RADIOLOGIST,
+        "call_me": {"reader": holder, "phone": phone} if phone else None,
+        "may_cancel": is_site and open_exam,
+        "may_flag_incomplete": is_site and open_exam and not exam.images_incomplete_at,
+    }

@@ -2,7 +2,8 @@
 
 - exams: the status machine (``exam_transition``, the only writer of Exam.status),
   stability, routing and escalation, manual actions, claim and release;
-- requests: exam requests, their protocol validation and matching to a study.
+- requests: exam requests, their protocol validation and matching to a study;
+- site: the site's actions on a received exam (messages, cancel, images incomplete).
 """
 
 from worklist.services.exams import (
@@ -37,6 +38,7 @@ from worklist.services.requests import (
     exam_requests_escalate,
     exams_match_requests,
 )
+from worklist.services.site import exam_cancel, exam_flag_images_incomplete, exam_message_post
 
 __all__ = [
     "AlreadyTaken",
@@ -45,7 +47,10 @@ __all__ = [
     "StaleStatus",
     "TransitionNotAllowed",
     "exam_catalogue_install_defaults",
+    "exam_cancel",
     "exam_claim",
+    "exam_flag_images_incomplete",
+    "exam_message_post",
     "exam_match_request",
     "exam_ready",
     "exam_reassign",
