@@ -35,7 +35,7 @@ from reports.defaults import DEFAULT_TEMPLATES
 from reports.dose import DoseSummary, dose_for_study
 from reports.models import Addendum, Report, ReportDelivery, ReportTemplate
 from sites.models import Ght, Role, User
-from worklist.models import Exam, Instance
+from worklist.models import Exam, ExamRequest, Instance
 from worklist.services import NotPermitted, exam_transition
 from worklist.states import Status
 
@@ -113,9 +113,18 @@ def _technique_text(exam: Exam) -> str:
     }
 
 
+def _indication_text(exam: Exam) -> str:
+    """The request's clinical question and indication, when the study was matched to a request."""
+    request = ExamRequest.objects.filter(exam=exam).first()
+    if request is None:
+        return ""
+    parts = [request.clinical_question.strip(), request.indication.strip()]
+    return "\n".join(p for p in parts if p)
+
+
 @transaction.atomic
 def report_get_or_create_draft(*, exam: Exam, by: User) -> Report:
-    """The exam's report; created for its reader with technique and dose filled in from the study.
+    """The exam's report; created for its reader with the request's question, technique and dose filled in.
 
     Raises:
         NotPermitted: ``by`` does not hold the exam (and there is no report yet).
@@ -128,6 +137,7 @@ def report_get_or_create_draft(*, exam: Exam, by: User) -> Report:
         exam=exam,
         defaults={
             "author": by,
+            "indication": _indication_text(exam),
             "technique": _technique_text(exam),
             "dose": dose_text(exam_dose(exam=exam)),
         },

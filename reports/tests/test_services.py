@@ -162,3 +162,20 @@ def test_default_templates_are_installed_once_per_ght(ght_a):
     assert services.report_templates_install_defaults(ght=ght_a) == 0
     names = set(ght_a.report_templates.values_list("name", flat=True))
     assert "Angioscanner thoracique – EP" in names
+
+
+def test_the_draft_starts_with_the_requests_clinical_question(site_a, radiologist_a, merm_a):
+    from worklist.tests.factories import ExamRequestFactory
+
+    exam = ExamFactory(site=site_a, status="ASSIGNED", assigned_to=radiologist_a)
+    ExamRequestFactory(
+        site=site_a,
+        created_by=merm_a,
+        exam=exam,
+        status="done",
+        clinical_question="Céphalées en coup de tonnerre.",
+        indication="Recherche d'hémorragie méningée.",
+    )
+    exam = exam_claim(exam=exam, by=radiologist_a)
+    draft = services.report_get_or_create_draft(exam=exam, by=radiologist_a)
+    assert draft.indication == "Céphalées en coup de tonnerre.\nRecherche d'hémorragie méningée."
