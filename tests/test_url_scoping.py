@@ -119,6 +119,20 @@ def request_b(c: Cast) -> tuple[models.Model, dict[str, Any]]:
     return c.request_b, {"request_id": c.request_b.pk}
 
 
+def request_document_b(c: Cast) -> models.Model:
+    """A referral attached to site B's request."""
+    from django.core.files.base import ContentFile
+
+    from worklist.models import RequestDocument
+
+    request, _ = request_b(c)
+    document = RequestDocument(
+        request=request, original_name="b.pdf", content_type="application/pdf", size=9, uploaded_by=request.created_by
+    )
+    document.file.save("upload", ContentFile(b"%PDF-1.4 BRAVOSECRET"), save=True)
+    return document
+
+
 # url name -> (object of GHT B, reverse() kwargs). A name that is not (yet) in the
 # URL conf is ignored, so pages announced by other issues can be listed here early.
 OBJECT_KWARGS: dict[str, ObjectCase] = {
@@ -193,6 +207,11 @@ OBJECT_KWARGS: dict[str, ObjectCase] = {
     "request_validate": request_b,
     "request_complete": request_b,
     "request_cancel": request_b,
+    "request_document_add": request_b,
+    "request_document": lambda c: (
+        (d := request_document_b(c)),
+        {"request_id": d.request_id, "document_id": d.pk},
+    ),
     "exam_message_post": lambda c: (c.exam_b, {"pk": c.exam_b.pk}),
     "exam_cancel": lambda c: (c.exam_b, {"pk": c.exam_b.pk}),
     "exam_images_incomplete": lambda c: (c.exam_b, {"pk": c.exam_b.pk}),

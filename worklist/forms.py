@@ -81,6 +81,7 @@ class ExamRequestForm(forms.ModelForm):
     """The MERM's request, in the order they fill it at the console."""
 
     site = forms.ModelChoiceField(queryset=Site.objects.none(), label=_("Établissement"))
+    document = forms.FileField(label=_("Bon de demande (PDF, JPEG, PNG)"), required=False)
 
     class Meta:
         model = ExamRequest
@@ -172,3 +173,7 @@ class IdentityResolveForm(forms.Form):
 
 class ExamMessageForm(forms.Form):
     text = forms.CharField(label=_("Message"), widget=forms.Textarea(attrs={"rows": 2}), max_length=2000)
+
+
+class RequestDocumentForm(forms.Form):
+    file = forms.FileField(label=_("Document (PDF, JPEG, PNG)"))

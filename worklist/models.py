@@ -1,5 +1,7 @@
 """Exams (one DICOM study), their series and instances, and their status history."""
 
+import uuid
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -478,3 +480,36 @@ class ExamMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.exam_id} {self.author}: {self.text[:40]}"
+
+
+def _request_document_path(instance: "RequestDocument", filename: str) -> str:
+    # A random name: nothing the uploader chose (nor any patient text) becomes a path.
+    return f"requests/{uuid.uuid4().hex}{REQUEST_DOCUMENT_TYPES.get(instance.content_type, '')}"
+
+
+# What a referral may be: a PDF or a photo/scan of it (checked on the bytes, not the name).
+REQUEST_DOCUMENT_TYPES = {"application/pdf": ".pdf", "image/jpeg": ".jpg", "image/png": ".png"}
+
+
+class RequestDocument(models.Model):
+    """A document attached to an exam request (referral letter, previous report…)."""
+
+    request = models.ForeignKey(
+        ExamRequest, verbose_name=_("demande"), on_delete=models.CASCADE, related_name="documents"
+    )
+    file = models.FileField(_("fichier"), upload_to=_request_document_path)
+    original_name = models.CharField(_("nom du fichier"), max_length=200)
+    content_type = models.CharField(_("type"), max_length=50)
+    size = models.PositiveIntegerField(_("taille (octets)"))
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("déposé par"), on_delete=models.PROTECT, related_name="+"
+    )
+    uploaded_at = models.DateTimeField(_("déposé le"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("document de la demande")
+        verbose_name_plural = _("documents de la demande")
+        ordering = ["uploaded_at", "id"]
+
+    def __str__(self) -> str:
+        return self.original_name

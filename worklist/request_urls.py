@@ -15,4 +15,6 @@ urlpatterns = [
     path("exams/<int:pk>/messages/post/", views.exam_message_post, name="exam_message_post"),
     path("exams/<int:pk>/cancel/", views.exam_cancel, name="exam_cancel"),
     path("exams/<int:pk>/images-incomplete/", views.exam_images_incomplete, name="exam_images_incomplete"),
+    path("requests/<int:request_id>/documents/add/", views.request_document_add, name="request_document_add"),
+    path("requests/<int:request_id>/documents/<int:document_id>/", views.request_document, name="request_document"),
 ]

@@ -6,8 +6,9 @@ Thin: a form in, one service (worklist.services.requests), a redirect with a mes
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.db import transaction
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -22,9 +23,10 @@ from worklist.forms import (
     IdentityResolveForm,
     ReasonForm,
     RequestCompleteForm,
+    RequestDocumentForm,
     RequestValidationForm,
 )
-from worklist.models import ExamRequest
+from worklist.models import REQUEST_DOCUMENT_TYPES, ExamRequest, RequestDocument
 from worklist.selectors import exam_get_for_user, exam_request_get_for_user, exam_request_list_to_validate
 from worklist.services.requests import IDENTITY_LABELS
 
@@ -43,11 +45,16 @@ def request_create(request: HttpRequest) -> HttpResponse:
     if not request.user.is_technologist:
         raise Http404
     sites = site_list_for_user(user=request.user)
-    form = ExamRequestForm(request.POST or None, sites=sites)
+    form = ExamRequestForm(request.POST or None, request.FILES or None, sites=sites)
     if request.method == "POST" and form.is_valid():
-        values = {k: v for k, v in form.cleaned_data.items() if k != "site"}
+        values = {k: v for k, v in form.cleaned_data.items() if k not in ("site", "document")}
         try:
-            services.exam_request_create(by=request.user, site=form.cleaned_data["site"], values=values)
+            with transaction.atomic():
+                created = services.exam_request_create(by=request.user, site=form.cleaned_data["site"], values=values)
+                if form.cleaned_data.get("document"):
+                    services.exam_request_document_add(
+                        request=created, by=request.user, upload=form.cleaned_data["document"]
+                    )
         except ApplicationError as error:
             messages.error(request, error.message)
         else:
@@ -78,6 +85,8 @@ def request_detail(request: HttpRequest, request_id: int) -> HttpResponse:
         "complete_form": RequestCompleteForm()
         if exam_request.status == ExamRequest.Status.INFO_NEEDED and user.is_technologist
         else None,
+        "documents": list(exam_request.documents.all()),
+        "document_form": RequestDocumentForm() if user.is_technologist else None,
         "mismatches": [
             {**m, "label": IDENTITY_LABELS.get(m.get("field"), m.get("field"))}
             for m in exam_request.identity_mismatches
@@ -235,3 +244,37 @@ def exam_images_incomplete(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         messages.success(request, _("Images incomplètes signalées : l'examen attend le renvoi des images."))
     return _to_exam(exam.pk)
+
+
+@login_required
+@require_POST
+def request_document_add(request: HttpRequest, request_id: int) -> HttpResponse:
+    exam_request = _request_or_denied(request, request_id)
+    form = RequestDocumentForm(request.POST, request.FILES)
+    if not form.is_valid():
+        messages.error(request, _("Choisissez un document."))
+        return redirect("request_detail", request_id=exam_request.pk)
+    return _act(
+        request,
+        exam_request,
+        lambda: services.exam_request_document_add(
+            request=exam_request, by=request.user, upload=form.cleaned_data["file"]
+        ),
+        _("Document joint à la demande."),
+    )
+
+
+@login_required
+def request_document(request: HttpRequest, request_id: int, document_id: int) -> HttpResponse:
+    """One document of a request, to the people who may see the request; audited."""
+    exam_request = _request_or_denied(request, request_id)
+    document = get_object_or_404(RequestDocument, pk=document_id, request=exam_request)
+    audit_log(action="request.document_view", request=request, obj=exam_request, detail={"document": document.pk})
+    response = FileResponse(document.file.open("rb"), content_type=document.content_type)
+    # Inline for a PDF or an image the browser shows; the type was checked on the bytes at upload.
+    response["Content-Disposition"] = (
+        f'inline; filename="document-{document.pk}{REQUEST_DOCUMENT_TYPES[document.content_type]}"'
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"
+    return response

@@ -31,7 +31,15 @@ from sites.models import Credential, Ght, Role, Site, Subspecialty, User
 from sites.selectors import credential_valid_q
 from worklist import identity
 from worklist.defaults import DEFAULT_CATALOGUE
-from worklist.models import PRIORITY_RANK, Exam, ExamCatalogueItem, ExamEvent, ExamRequest
+from worklist.models import (
+    PRIORITY_RANK,
+    REQUEST_DOCUMENT_TYPES,
+    Exam,
+    ExamCatalogueItem,
+    ExamEvent,
+    ExamRequest,
+    RequestDocument,
+)
 from worklist.routing import route
 from worklist.selectors import routing_inputs_for_exam
 from worklist.services.exams import NotPermitted
@@ -472,3 +480,49 @@ def exam_catalogue_install_defaults(*, ght: Ght) -> int:
     ]
     ExamCatalogueItem.objects.bulk_create(new)
     return len(new)
+
+
+# --- Documents of a request -------------------------------------------------------
+
+MAX_DOCUMENT_BYTES = 10 * 1024 * 1024
+
+
+def _sniff(head: bytes) -> str:
+    """The document's type from its first bytes (the file name and the browser's word are not trusted)."""
+    if head.startswith(b"%PDF-"):
+        return "application/pdf"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    return ""
+
+
+@transaction.atomic
+def exam_request_document_add(*, request: ExamRequest, by: User, upload) -> RequestDocument:
+    """Attach a referral (PDF, JPEG or PNG, at most 10 MB) to a request, stored under a random name.
+
+    Raises:
+        NotPermitted: ``by`` is not a MERM of the site.
+        ApplicationError: too large, or not a PDF/JPEG/PNG.
+    """
+    if not _is_merm_of(by, request.site):
+        raise NotPermitted(_("Seul un manipulateur de l'établissement peut joindre un document."))
+    if upload.size > MAX_DOCUMENT_BYTES:
+        raise ApplicationError(_("Document trop volumineux (10 Mo au plus)."))
+    head = upload.read(16)
+    upload.seek(0)
+    content_type = _sniff(head)
+    if content_type not in REQUEST_DOCUMENT_TYPES:
+        raise ApplicationError(_("Seuls les documents PDF, JPEG et PNG sont acceptés."))
+    document = RequestDocument(
+        request=request,
+        original_name=(upload.name or "document")[:200],
+        content_type=content_type,
+        size=upload.size,
+        uploaded_by=by,
+    )
+    document.file.save("upload", upload, save=False)
+    document.save()
+    audit_log(action="request.document_add", user=by, obj=request, detail={"document": document.pk})
+    return document

@@ -317,3 +317,41 @@ def test_the_same_patient_written_differently_is_not_a_mismatch(scheduled, site_
     services.exam_match_request(exam=exam)
     scheduled.refresh_from_db()
     assert scheduled.identity_status == ""
+
+
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+def test_a_referral_is_attached_stored_under_a_random_name_and_served_to_the_request_readers_only(
+    client, site_a, merm_a, merm_b, item, on_duty, settings, tmp_path
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    settings.MEDIA_ROOT = tmp_path
+    request = services.exam_request_create(by=merm_a, site=site_a, values=_values(item))
+    client.force_login(merm_a)
+    upload = SimpleUploadedFile("../../DUPONT Jeanne bon.pdf", PDF, content_type="application/pdf")
+    client.post(f"/requests/{request.pk}/documents/add/", {"file": upload})
+    document = request.documents.get()
+    assert document.file.name.startswith("requests/") and "DUPONT" not in document.file.name
+    assert document.content_type == "application/pdf"
+
+    client.force_login(on_duty)
+    served = client.get(f"/requests/{request.pk}/documents/{document.pk}/")
+    assert served.status_code == 200 and b"".join(served.streaming_content) == PDF
+    assert served["X-Content-Type-Options"] == "nosniff"
+    assert AuditEvent.objects.filter(action="request.document_view", user=on_duty).exists()
+    client.force_login(merm_b)
+    assert client.get(f"/requests/{request.pk}/documents/{document.pk}/").status_code == 404
+
+
+def test_only_pdf_jpeg_png_are_accepted_whatever_the_name(client, site_a, merm_a, item, on_duty, settings, tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    settings.MEDIA_ROOT = tmp_path
+    request = services.exam_request_create(by=merm_a, site=site_a, values=_values(item))
+    client.force_login(merm_a)
+    fake = SimpleUploadedFile("bon.pdf", b"<html><script>alert(1)</script>", content_type="application/pdf")
+    page = client.post(f"/requests/{request.pk}/documents/add/", {"file": fake}, follow=True)
+    assert "PDF, JPEG et PNG" in page.content.decode()
+    assert not request.documents.exists()
