@@ -155,7 +155,8 @@ def _server_only(base: str, exam_id: int) -> dict:
     started = time.perf_counter()
     manifest = session.get(f"{base}/exams/{exam_id}/images/").json()
     figures = {"image_list_ms": (time.perf_counter() - started) * 1000}
-    urls = [base + i["url"] for i in manifest["series"][0]["instances"]]
+    series = manifest["series"][0]
+    urls = [base + series["wado"] + uid for uid in series["instances"]]
 
     def get(url: str) -> int:
         response = session.get(url)
@@ -232,6 +233,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--count", type=int, default=300)
     args = parser.parse_args()
+    print("load average at the start (1, 5, 15 min): {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()), flush=True)
     if not (ROOT / "static" / "vendor" / "dwv" / "dwv.js").exists():
         sys.exit("static/vendor/dwv/dwv.js is missing: run `npm ci && npm run build` first")
 
@@ -284,6 +286,7 @@ def main() -> None:
 
     print()
     print(f"machine: {platform.node()} · {os.cpu_count()} CPUs · Python {platform.python_version()}")
+    print("load average at the end (1, 5, 15 min): {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()))
     print(f"date: {datetime.date.today().isoformat()} · command: python -m benchmarks.viewer --runs {args.runs}")
     print(f"median of {len(results)} runs, {args.count} × 512×512 CT:")
     print(f"  first image displayed: {med('first_image_ms'):.0f} ms (target < 500 ms)")

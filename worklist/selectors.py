@@ -35,19 +35,23 @@ def exam_get_for_user(*, user: User, exam_id: int) -> Exam:
 def exam_priors_for_user(*, user: User, exam: Exam) -> QuerySet[Exam]:
     """Other exams of ``exam``'s patient that ``user`` may see, newest first (the priors of the reading page).
 
-    The same patient is the same PatientID *and* IssuerOfPatientID: an ID alone
-    is only unique within its issuer (each hospital numbers its own patients).
-    Exams without a PatientID have no priors. Scoped by exam_list_for_user, so
-    a prior never comes from a site the reader may not read for.
-
-    INS hook: when the national identifier (INS) is modelled, match it too,
-    ``Q(ins=exam.ins) | Q(patient_id=…, issuer_of_patient_id=…)`` when ``exam.ins`` is set.
+    The same patient is the same PatientID *and* IssuerOfPatientID (an ID is
+    only unique within its issuer: each hospital numbers its own patients), or
+    the same national identifier (INS) when both exams' requests carry it
+    *qualified* (identity vigilance: a provisional INS is not trusted). Scoped by
+    exam_list_for_user, so a prior never comes from a site the reader may not
+    read for. An exam with neither has no priors.
     """
-    if not exam.patient_id:
-        return Exam.objects.none()
+    same_patient = Q(pk__in=[])
+    if exam.patient_id:
+        same_patient |= Q(patient_id=exam.patient_id, issuer_of_patient_id=exam.issuer_of_patient_id)
+    qualified = ExamRequest.InsStatus.QUALIFIED
+    ins = ExamRequest.objects.filter(exam=exam, ins_status=qualified).exclude(ins="").values_list("ins", flat=True)
+    if ins := ins.first():
+        same_patient |= Q(request__ins=ins, request__ins_status=qualified)
     return (
         exam_list_for_user(user=user)
-        .filter(patient_id=exam.patient_id, issuer_of_patient_id=exam.issuer_of_patient_id)
+        .filter(same_patient)
         .exclude(pk=exam.pk)
         .order_by(F("study_datetime").desc(nulls_last=True), F("received_at").desc(nulls_last=True), "-id")
     )

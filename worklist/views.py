@@ -2,7 +2,7 @@
 
 import datetime
 import hashlib
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 from django.conf import settings
 from django.contrib import messages
@@ -33,6 +33,7 @@ from worklist.selectors import (
     exam_get_for_user,
     exam_list_filtered,
     exam_priors_for_user,
+    exam_request_list_for_user,
     exam_worklist_filtered,
     radiologist_users_for_exam,
     worklist_state_for_user,
@@ -116,7 +117,10 @@ def exam_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "exam": exam,
             "series": exam.series.all(),
             "events": exam_events_for_exam(exam=exam),
-            "priors": exam_priors_for_user(user=request.user, exam=exam).prefetch_related("series")[:20],
+            "priors": exam_priors_for_user(user=request.user, exam=exam)[:20],
+            "exam_request": exam_request_list_for_user(user=request.user).filter(exam=exam).first(),
+            # In the page: the first image is asked for without waiting for another round trip.
+            "image_manifest": _image_manifest(exam),
             "external_viewer_url": _external_viewer_url(exam),
             "actions": actions,
             "reassign_form": reassign_form,
@@ -125,17 +129,12 @@ def exam_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@login_required
-def exam_images(request: HttpRequest, pk: int) -> JsonResponse:
-    """What the viewer loads: the exam's series, each with its instances' WADO-URI URLs in order.
+def _image_manifest(exam: Exam) -> dict:
+    """The exam's series, each with its images' SOP Instance UIDs in order and how to fetch one (WADO-URI).
 
-    ``?prior_of=<id>`` says the exam is opened beside another one, as a prior:
-    audited like opening the exam ("exam.view", page "prior").
+    ``wado`` + a SOP Instance UID is the image's URL: UIDs are digits and dots, so
+    nothing needs quoting, and the page stays small for a 300-image series.
     """
-    exam = _exam_or_denied(request, pk)
-    prior_of = request.GET.get("prior_of", "")
-    detail = {"page": "prior", "prior_of": prior_of[:20]} if prior_of else {"page": "viewer"}
-    audit_log(action="exam.view", request=request, obj=exam, detail=detail)
     wado = reverse("dicomweb:wado-uri")
     series = {
         s.pk: {
@@ -149,32 +148,34 @@ def exam_images(request: HttpRequest, pk: int) -> JsonResponse:
                 "dicomweb:series-retrieve", kwargs={"study": exam.study_instance_uid, "series": s.series_instance_uid}
             )
             + "/instances/",
-            "series_instance_uid": s.series_instance_uid,
+            "wado": f"{wado}?requestType=WADO&contentType=application%2Fdicom"
+            f"&studyUID={exam.study_instance_uid}&seriesUID={s.series_instance_uid}&objectUID=",
             "instances": [],
         }
         for s in exam.series.order_by("series_number", "id")
     }
     # Plain rows, not model instances: a 300-image series is one cheap query.
-    rows = instance_list_for_exam(exam=exam).values_list("series_id", "sop_instance_uid")
-    for series_id, sop_instance_uid in rows:
-        s = series[series_id]
-        query = urlencode(
-            {
-                "requestType": "WADO",
-                "studyUID": exam.study_instance_uid,
-                "seriesUID": s["series_instance_uid"],
-                "objectUID": sop_instance_uid,
-                "contentType": "application/dicom",
-            }
-        )
-        s["instances"].append({"uid": sop_instance_uid, "url": f"{wado}?{query}"})
-    response = JsonResponse(
-        {
-            "exam": exam.pk,
-            "study_instance_uid": exam.study_instance_uid,
-            "series": [s for s in series.values() if s["instances"]],
-        }
-    )
+    for series_id, sop_instance_uid in instance_list_for_exam(exam=exam).values_list("series_id", "sop_instance_uid"):
+        series[series_id]["instances"].append(sop_instance_uid)
+    return {
+        "exam": exam.pk,
+        "study_instance_uid": exam.study_instance_uid,
+        "series": [s for s in series.values() if s["instances"]],
+    }
+
+
+@login_required
+def exam_images(request: HttpRequest, pk: int) -> JsonResponse:
+    """What the viewer loads: the exam's series, each with its instances' WADO-URI URLs in order.
+
+    ``?prior_of=<id>`` says the exam is opened beside another one, as a prior:
+    audited like opening the exam ("exam.view", page "prior").
+    """
+    exam = _exam_or_denied(request, pk)
+    prior_of = request.GET.get("prior_of", "")
+    detail = {"page": "prior", "prior_of": prior_of[:20]} if prior_of else {"page": "viewer"}
+    audit_log(action="exam.view", request=request, obj=exam, detail=detail)
+    response = JsonResponse(_image_manifest(exam))
     response["Cache-Control"] = "private, no-store"
     return response
 

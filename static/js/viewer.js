@@ -1,10 +1,12 @@
 // The reading page's image viewer, on dwv (static/vendor/dwv/dwv.js, bundled
 // by scripts/copy-vendor.mjs from the npm package; no CDN).
 //
-// Images come from the platform: GET exams/<id>/images/ lists the series and
-// their instances' WADO-URI URLs (scoped and audited server side); dwv loads
-// them one per request, decodes compressed syntaxes in its workers (RLE, JPEG,
-// JPEG 2000) and shows the first image as soon as it arrives.
+// Images come from the platform: the page (or GET exams/<id>/images/ for a
+// prior) lists the series and their images; dwv loads each image by WADO-URI
+// (/dicomweb/wado, scoped and audited server side), decodes compressed syntaxes
+// in its workers (RLE, JPEG, JPEG 2000) and shows the first image as soon as it
+// arrives. (dwv's multipart loader ends the load at the first multipart answer,
+// so images are not fetched by chunks.)
 //
 // Two panes: the current exam and, on demand, a prior beside it. Wheel, drag
 // (Scroll tool) and keys move through the stack; the linked scroll keeps the
@@ -22,8 +24,10 @@ if (root) {
 }
 
 async function main(root) {
-  // The library and the image list are fetched at the same time.
-  const manifestRequest = getJson(root.dataset.imagesUrl);
+  // The image list comes with the page (a JSON data block, not a script); else it is fetched
+  // while the library loads.
+  const inPage = document.getElementById("viewer-images");
+  const manifestRequest = inPage ? Promise.resolve(JSON.parse(inPage.textContent)) : getJson(root.dataset.imagesUrl);
   const dwv = await import(root.dataset.dwvUrl);
   const text = root.dataset;
   const toolbar = root.querySelector(".viewer-toolbar");
@@ -58,9 +62,19 @@ async function main(root) {
       linking = false;
     }
   }
+  // Thumbnails are drawn on the server: asked for once the first image is shown, not before it.
+  function showThumbnails() {
+    for (const img of root.querySelectorAll(".series-strip img[data-src]")) {
+      img.src = img.dataset.src;
+      img.removeAttribute("data-src");
+    }
+  }
   for (const pane of Object.values(panes)) {
     pane.onPosition = () => onPosition(pane);
-    pane.onReady = () => pane.setTool(tool);
+    pane.onReady = () => {
+      pane.setTool(tool);
+      showThumbnails();
+    };
     pane.el.addEventListener("pointerdown", () => activate(pane));
     pane.el.addEventListener("focus", () => activate(pane));
     // The wheel always scrolls the stack (Ctrl + wheel is left to dwv's zoom).
@@ -281,8 +295,8 @@ class Pane {
     this.el.dataset.state = "loading";
     this.say(this.text.textLoading);
     app.loadURLs(
-      series.instances.map((i) => i.url),
-      { batchSize: 12 },
+      series.instances.map((uid) => series.wado + uid),
+      { batchSize: 8 },
     );
   }
 

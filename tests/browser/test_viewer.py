@@ -94,6 +94,7 @@ def test_a_radiologist_claims_reads_the_stack_and_compares_with_a_prior(page: Pa
     stats = page.evaluate(CANVAS_STATS, "#dwv-current")
     assert stats["lit"] > 1000 and stats["levels"] > 2, stats
     expect(page.get_by_test_id("current-index")).to_contain_text("Image 1 / 24")
+    page.wait_for_function("() => document.querySelector('.series-strip img')?.naturalWidth > 0")
     page.screenshot(path=ARTIFACTS / "viewer-first-image.png")
 
     # Wheel, then keys: the displayed index moves.

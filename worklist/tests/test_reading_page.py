@@ -19,7 +19,7 @@ from dicom_gateway.tests.dicom_factories import encode
 from sites.tests.factories import CredentialFactory, ModalityFactory, RadiologistFactory
 from worklist.models import Exam
 from worklist.selectors import exam_priors_for_user
-from worklist.tests.factories import ExamFactory
+from worklist.tests.factories import ExamFactory, ExamRequestFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -86,6 +86,30 @@ def test_opening_the_other_sites_prior_by_url_is_404_and_audited(client, radiolo
     assert not AuditEvent.objects.filter(action="exam.view", object_id=str(other.pk)).exists()
 
 
+def test_priors_include_the_same_qualified_ins_under_another_patient_id(radiologist_a, site_a, merm_a):
+    current = ExamFactory(site=site_a, patient_id="IPP-A", issuer_of_patient_id="CHA")
+    other_id = ExamFactory(site=site_a, patient_id="IPP-B", issuer_of_patient_id="CHB", study_datetime=_days_ago(9))
+    provisional = ExamFactory(site=site_a, patient_id="IPP-C", issuer_of_patient_id="CHC")
+    ins = "255069999999934"
+    for exam, status in ((current, "qualified"), (other_id, "qualified"), (provisional, "provisional")):
+        ExamRequestFactory(site=site_a, created_by=merm_a, exam=exam, ins=ins, ins_status=status)
+    assert list(exam_priors_for_user(user=radiologist_a, exam=current)) == [other_id]
+    # A provisional INS on the current exam is not trusted either.
+    assert list(exam_priors_for_user(user=radiologist_a, exam=provisional)) == []
+
+
+def test_the_request_panel_shows_the_matched_request(client, radiologist_a, site_a, merm_a):
+    exam = ExamFactory(site=site_a)
+    ExamRequestFactory(
+        site=site_a, created_by=merm_a, exam=exam, clinical_question="Céphalée brutale ?", match_confirmed=False
+    )
+    client.force_login(radiologist_a)
+    body = client.get(reverse("exam_detail", args=[exam.pk])).content.decode()
+    assert "Céphalée brutale ?" in body
+    assert "Aucune demande associée." not in body
+    assert "rapprochement à confirmer" in body
+
+
 def test_the_request_panel_says_there_is_no_request_yet(client, radiologist_a, site_a):
     exam = ExamFactory(site=site_a, referring_physician_name="URGENCES^Médecin", study_description="TDM crâne")
     client.force_login(radiologist_a)
@@ -117,15 +141,16 @@ def stored_study(settings, tmp_path, site_a):
     return Exam.objects.get(study_instance_uid=datasets[0].StudyInstanceUID), datasets
 
 
-def test_the_image_list_gives_wado_uri_urls_in_instance_order(client, radiologist_a, stored_study):
+def test_the_image_list_gives_the_images_in_order_and_their_wado_uri(client, radiologist_a, stored_study):
     exam, datasets = stored_study
     client.force_login(radiologist_a)
     data = client.get(reverse("exam_images", args=[exam.pk])).json()
     [series] = data["series"]
-    assert [i["uid"] for i in series["instances"]] == [ds.SOPInstanceUID for ds in datasets]
-    assert series["instances"][0]["url"].startswith("/dicomweb/wado?requestType=WADO&")
-    first = client.get(series["instances"][0]["url"])
+    assert series["instances"] == [ds.SOPInstanceUID for ds in datasets]
+    assert series["wado"].startswith("/dicomweb/wado?requestType=WADO&")
+    first = client.get(series["wado"] + series["instances"][0])
     assert first.status_code == 200 and first["Content-Type"] == "application/dicom"
+    assert first.content == encode(datasets[0])
     assert AuditEvent.objects.filter(action="exam.view", object_id=str(exam.pk), detail__page="viewer").exists()
 
 
