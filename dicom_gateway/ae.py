@@ -16,7 +16,7 @@ from typing import cast
 from django.conf import settings
 from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts, evt
 from pynetdicom.association import Association
-from pynetdicom.sop_class import Verification
+from pynetdicom.sop_class import ModalityWorklistInformationFind, Verification
 
 _PYNETDICOM_LOGGER = logging.getLogger("pynetdicom.association")
 
@@ -47,6 +47,8 @@ def build_ae() -> AE:
     ae.add_supported_context(Verification, ALL_TRANSFER_SYNTAXES)
     for context in AllStoragePresentationContexts:
         ae.add_supported_context(context.abstract_syntax, ALL_TRANSFER_SYNTAXES)
+    # The Modality Worklist (dicom_gateway/mwl.py), and no other C-FIND: no Query/Retrieve here.
+    ae.add_supported_context(ModalityWorklistInformationFind)
     ae.maximum_associations = settings.DICOM_MAX_ASSOCIATIONS
     ae.maximum_pdu_size = settings.DICOM_MAX_PDU
     ae.acse_timeout = settings.DICOM_ACSE_TIMEOUT

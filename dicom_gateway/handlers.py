@@ -18,7 +18,7 @@ from django.db import close_old_connections, connection
 from pynetdicom import PYNETDICOM_IMPLEMENTATION_UID, PYNETDICOM_IMPLEMENTATION_VERSION, evt
 
 from core.services import audit_log
-from dicom_gateway import metrics, statuses
+from dicom_gateway import metrics, mwl, statuses
 from dicom_gateway.services import SeriesCache, instance_receive
 from sites.models import Modality
 
@@ -228,6 +228,38 @@ def handle_store(event: evt.Event) -> int:
     return result.status
 
 
+def handle_find(event: evt.Event) -> mwl.FindResponses:
+    """C-FIND on the Modality Worklist: the calling scanner's site's scheduled requests.
+
+    Yields:
+        (0xFF00 pending, answer) for each worklist entry, then (0x0000 success, None);
+        (0xFE00 cancel, None) when the scanner cancels;
+        (0xA900, None) for a malformed matching key (a bad date range);
+        (0xC000 unable to process, None) for anything else (logged with a traceback).
+    """
+    close_old_connections()
+    stats = _stats(event)
+    calling_ae = stats.calling_ae if stats else "?"
+    try:
+        if stats is None or stats.modality is None:
+            raise RuntimeError("C-FIND on an association that was not vetted")
+        answers = mwl.mwl_find(identifier=event.identifier, modality=stats.modality)
+    except mwl.InvalidQuery as exc:
+        logger.warning("MWL C-FIND refused: calling_ae=%s reason=%s", calling_ae, exc)
+        yield mwl.IDENTIFIER_DOES_NOT_MATCH_SOP_CLASS, None
+        return
+    except Exception:
+        logger.exception("MWL C-FIND from %s failed unexpectedly", calling_ae)
+        yield mwl.UNABLE_TO_PROCESS, None
+        return
+    for answer in answers:
+        if event.is_cancelled:
+            yield mwl.CANCELLED, None
+            return
+        yield mwl.PENDING, answer
+    yield statuses.SUCCESS, None
+
+
 def handle_closed(event: evt.Event) -> None:
     """One summary line per association and per study (no patient data at INFO).
 
@@ -259,6 +291,7 @@ HANDLERS = [
     (evt.EVT_REQUESTED, handle_requested),
     (evt.EVT_C_ECHO, handle_echo),
     (evt.EVT_C_STORE, handle_store),
+    (evt.EVT_C_FIND, handle_find),
     (evt.EVT_RELEASED, handle_closed),
     (evt.EVT_ABORTED, handle_closed),
 ]

@@ -3,7 +3,9 @@
 ``build_study`` makes a realistic study: correct UIDs, geometry, rescale and
 window values, and a simple phantom (an ellipse of skull around brain with a
 "lesion") so that a viewer shows something. ``send_study`` pushes it over
-DICOM C-STORE with pynetdicom, as a scanner would.
+DICOM C-STORE with pynetdicom, as a scanner would. ``worklist_find`` asks the
+gateway's Modality Worklist first, and ``study_from_worklist`` copies an entry's
+patient, AccessionNumber and StudyInstanceUID into the study, as a scanner does.
 """
 
 from __future__ import annotations
@@ -203,3 +205,95 @@ def send_study(
     finally:
         assoc.release()
     return result
+
+
+# --- The scanner's side of the Modality Worklist ---------------------------------------------
+
+# What a scanner asks for (return keys; empty values match everything).
+_WORKLIST_RETURN_KEYS = (
+    "PatientName",
+    "PatientID",
+    "PatientBirthDate",
+    "PatientSex",
+    "AccessionNumber",
+    "StudyInstanceUID",
+    "RequestedProcedureDescription",
+    "ReferringPhysicianName",
+    "RequestedProcedurePriority",
+)
+_STEP_RETURN_KEYS = (
+    "Modality",
+    "ScheduledStationAETitle",
+    "ScheduledProcedureStepStartDate",
+    "ScheduledProcedureStepStartTime",
+    "ScheduledProcedureStepDescription",
+    "ScheduledProcedureStepID",
+)
+
+
+def worklist_find(
+    *, host: str, port: int, calling_ae: str, called_ae: str = "TELERADIO", accession_number: str = ""
+) -> list[Dataset]:
+    """C-FIND on the Modality Worklist for this station's entries (or one AccessionNumber).
+
+    Raises:
+        ConnectionError: the association was refused, or the query failed.
+    """
+    from pynetdicom import AE
+    from pynetdicom.sop_class import ModalityWorklistInformationFind
+
+    query = Dataset()
+    query.SpecificCharacterSet = "ISO_IR 192"
+    for keyword in _WORKLIST_RETURN_KEYS:
+        setattr(query, keyword, "")
+    query.AccessionNumber = accession_number
+    step = Dataset()
+    for keyword in _STEP_RETURN_KEYS:
+        setattr(step, keyword, "")
+    step.ScheduledStationAETitle = calling_ae
+    query.ScheduledProcedureStepSequence = [step]
+
+    ae = AE(ae_title=calling_ae)
+    ae.add_requested_context(ModalityWorklistInformationFind)
+    assoc = ae.associate(host, port, ae_title=called_ae)
+    if not assoc.is_established:
+        raise ConnectionError(f"association refused by {called_ae}@{host}:{port}")
+    entries: list[Dataset] = []
+    try:
+        for status, identifier in assoc.send_c_find(query, ModalityWorklistInformationFind):
+            code = int(getattr(status, "Status", 0xFFFF)) if status else 0xFFFF
+            if code in (0xFF00, 0xFF01) and identifier is not None:
+                entries.append(identifier)
+            elif code != 0x0000:
+                raise ConnectionError(f"worklist query failed with status 0x{code:04X}")
+    finally:
+        assoc.release()
+    return entries
+
+
+def study_from_worklist(
+    entry: Dataset, shape_name: str | None = None, *, count: int | None = None
+) -> Iterator[Dataset]:
+    """The study a scanner acquires for a worklist entry: its patient, accession number and study UID.
+
+    Without ``shape_name``, the entry's modality picks the shape (MR: ``mr-brain``, else ``ct-head``).
+    """
+    step = entry.ScheduledProcedureStepSequence[0] if entry.get("ScheduledProcedureStepSequence") else Dataset()
+    if shape_name is None:
+        shape_name = "mr-brain" if step.get("Modality", "") == "MR" else "ct-head"
+    datasets = build_study(
+        shape_name,
+        count=count,
+        patient_name=str(entry.get("PatientName", "")),
+        patient_id=str(entry.get("PatientID", "")),
+        accession_number=str(entry.get("AccessionNumber", "")),
+        urgent=entry.get("RequestedProcedurePriority", "") == "STAT",
+        study_instance_uid=str(entry.get("StudyInstanceUID", "")) or None,
+    )
+    for ds in datasets:
+        ds.PatientBirthDate = entry.get("PatientBirthDate", "")
+        ds.PatientSex = entry.get("PatientSex", "")
+        if entry.get("RequestedProcedureDescription"):
+            ds.StudyDescription = entry.RequestedProcedureDescription
+        ds.ReferringPhysicianName = entry.get("ReferringPhysicianName", "")
+        yield ds
