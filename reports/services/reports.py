@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from io import BytesIO
 from typing import Any
 
 from django.conf import settings
@@ -32,7 +31,7 @@ from core.services import audit_log
 from dicom_gateway.storage import get_storage
 from reports import content as report_content
 from reports.defaults import DEFAULT_TEMPLATES
-from reports.dose import DoseSummary, dose_for_study
+from reports.dose import RDSR_SOP_CLASSES, DoseSummary, dose_for_study
 from reports.models import Addendum, Report, ReportDelivery, ReportTemplate
 from sites.models import Ght, Role, User
 from worklist.models import Exam, ExamRequest, Instance
@@ -87,16 +86,33 @@ def dose_text(summary: DoseSummary | None) -> str:
     return "{} ({})".format(" ; ".join(parts), _("source : %(source)s") % {"source": source})
 
 
+# Images read per series for their CTDIvol when the study has no dose SR: enough to find the
+# highest value of a modulated acquisition, few enough that a 300-image CT opens at once.
+DOSE_SAMPLE_PER_SERIES = 8
+
+
 def exam_dose(*, exam: Exam) -> DoseSummary | None:
-    """Read the study's dose from its stored headers (dose SR first, else the images' CTDIvol)."""
+    """The study's dose from its stored headers: its dose SR if it has one, else the CTDIvol of
+    a sample of each series' images (evenly spaced, first and last included)."""
     storage = get_storage()
-    instances = Instance.objects.filter(series__exam=exam).only("storage_key", "sop_class_uid")
+    instances = Instance.objects.filter(series__exam=exam).only("storage_key", "sop_class_uid", "series_id")
+    srs = list(instances.filter(sop_class_uid__in=RDSR_SOP_CLASSES))
+    if srs:
+        chosen = srs
+    else:
+        by_series: dict[int, list[Instance]] = {}
+        for instance in instances.order_by("series_id", "instance_number", "id"):
+            by_series.setdefault(instance.series_id, []).append(instance)
+        chosen = []
+        for series in by_series.values():
+            step = max(1, (len(series) - 1) // max(1, DOSE_SAMPLE_PER_SERIES - 1))
+            chosen.extend(series[::step][: DOSE_SAMPLE_PER_SERIES - 1] + [series[-1]])
 
     def headers():
-        for instance in instances.iterator():
+        for instance in chosen:
             try:
                 with storage.open(instance.storage_key) as handle:
-                    yield dcmread(BytesIO(handle.read()), stop_before_pixels=True)
+                    yield dcmread(handle, stop_before_pixels=True)
             except Exception:  # noqa: BLE001 - one unreadable file must not block the report
                 logger.warning("dose: cannot read instance %s", instance.pk, exc_info=True)
 

@@ -179,3 +179,27 @@ def test_the_draft_starts_with_the_requests_clinical_question(site_a, radiologis
     exam = exam_claim(exam=exam, by=radiologist_a)
     draft = services.report_get_or_create_draft(exam=exam, by=radiologist_a)
     assert draft.indication == "Céphalées en coup de tonnerre.\nRecherche d'hémorragie méningée."
+
+
+def test_the_dose_is_read_from_a_sample_of_a_long_series(settings, tmp_path, site_a):
+    from pydicom.uid import generate_uid
+
+    from dicom_gateway import statuses
+    from dicom_gateway.services import instance_receive
+    from dicom_gateway.tests.dicom_factories import encode, make_ct_image
+    from sites.tests.factories import ModalityFactory
+    from worklist.models import Exam
+
+    settings.STORAGE_ROOT = tmp_path / "store"
+    modality = ModalityFactory(site=site_a)
+    study, series = generate_uid(), generate_uid()
+    # A modulated acquisition: CTDIvol highest at the last image.
+    for number in range(1, 41):
+        ds = make_ct_image(StudyInstanceUID=study, SeriesInstanceUID=series, InstanceNumber=number)
+        ds.CTDIvol = 10.0 + number / 10
+        assert instance_receive(data=encode(ds), modality=modality).status == statuses.SUCCESS
+    exam = Exam.objects.get(study_instance_uid=study)
+    summary = services.exam_dose(exam=exam)
+    assert summary.source == "images"
+    assert summary.ctdivol_max_mgy == 14.0
+    assert "CTDIvol maximal : 14,0 mGy" in services.dose_text(summary)
