@@ -1,8 +1,8 @@
 """Issue #8's main path in Chromium: a MERM asks for an urgent CT; a radiologist validates the protocol in
 another browser; the MERM's board follows the exam to the signed report without a reload.
 
-The scanner's part is what a scanner does with the worklist entry: the study carries the request's
-AccessionNumber and StudyInstanceUID and is received by the gateway's service (instance_receive); the
+The scanner's part is `simulate_scanner --from-worklist` against the real gateway on a loopback port: it
+queries the DICOM worklist and sends the study with the entry's AccessionNumber and StudyInstanceUID. The
 one-second beat sweeps (matching, urgent routing) are called directly, as the beat would.
 """
 
@@ -10,13 +10,12 @@ import datetime
 from pathlib import Path
 
 import pytest
+from django.core.management import call_command
 from django.utils import timezone
 from playwright.sync_api import Browser, Page, expect
 
-from dicom_gateway import statuses
-from dicom_gateway.services import instance_receive
-from dicom_gateway.simulator import build_study
-from dicom_gateway.tests.dicom_factories import encode
+from dicom_gateway.ae import build_ae
+from dicom_gateway.server import Gateway
 from reports.services import report_get_or_create_draft, report_save_draft, report_sign
 from sites.tests.factories import ModalityFactory
 from worklist import services
@@ -86,18 +85,27 @@ def test_urgent_request_validated_then_followed_on_the_board_to_the_signed_repor
         request.refresh_from_db()
         page.screenshot(path=str(ARTIFACTS / "board-request-validated.png"), full_page=True)
 
-        # The scanner sends the study with the worklist's identifiers.
-        for ds in build_study(
-            "ct-head",
-            count=4,
-            patient_name=request.patient_name,
-            patient_id=request.patient_id,
-            accession_number=request.accession_number,
-            study_instance_uid=request.study_instance_uid,
-        ):
-            ds.PatientBirthDate = "19480517"
-            ds.PatientSex = "F"
-            assert instance_receive(data=encode(ds), modality=scanner).status == statuses.SUCCESS
+        # The scanner reads its DICOM worklist and sends the study (simulate_scanner, real gateway).
+        settings.DICOM_AE_TITLE = "TELERADIO"
+        gateway = Gateway(build_ae(), "127.0.0.1", 0)
+        gateway.start()
+        try:
+            call_command(
+                "simulate_scanner",
+                "--ae",
+                "CT_FLOW",
+                "--from-worklist",
+                "--accession",
+                request.accession_number,
+                "--count",
+                "4",
+                "--port",
+                str(gateway.port),
+                "--called-ae",
+                "TELERADIO",
+            )
+        finally:
+            gateway.stop(grace_seconds=5)
         services.exams_match_requests()
         services.exams_route_urgent_receiving()
         exam = Exam.objects.get(study_instance_uid=request.study_instance_uid)
