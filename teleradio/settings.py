@@ -187,8 +187,6 @@ OHIF_VIEWER_URL_TEMPLATE = env.str("OHIF_VIEWER_URL_TEMPLATE", default="")
 REPORT_SIGN_REAUTH = env.str("REPORT_SIGN_REAUTH", default="password")
 if REPORT_SIGN_REAUTH not in ("password", "none"):
     raise ImproperlyConfigured('REPORT_SIGN_REAUTH must be "password" or "none"')
-
-# Delivery of signed reports to the site's PACS/RIS: a failed send is retried after
 # A critical finding not acknowledged by the site for this long: the signer is told to phone
 # (and again every period). CRITICAL_FINDING_HOOK: dotted path of a function(alert_id=…) called
 # when one is raised, e.g. an SMS gateway of the duty desk; empty: in-app and e-mail only.
@@ -197,6 +195,8 @@ CRITICAL_FINDING_HOOK = env.str("CRITICAL_FINDING_HOOK", default="")
 # Délai garanti of an opinion request (téléexpertise), in minutes: standard exams, urgent/vital ones.
 OPINION_SLA_MINUTES = env.int("OPINION_SLA_MINUTES", default=120)
 OPINION_SLA_URGENT_MINUTES = env.int("OPINION_SLA_URGENT_MINUTES", default=30)
+
+# Delivery of signed reports to the site's PACS/RIS: a failed send is retried after
 # RETRY_SECONDS, doubling up to RETRY_MAX_SECONDS; after MAX_ATTEMPTS it is marked failed
 # and the GHT's administrators are told (they resend it from the admin).
 REPORT_DELIVERY_RETRY_SECONDS = env.float("REPORT_DELIVERY_RETRY_SECONDS", default=30.0)
