@@ -9,6 +9,12 @@ GHT B's people get 404 on GHT A's objects.
 import os
 
 import pytest
+from hypothesis import settings as hypothesis_settings
+
+# Hypothesis' per-example deadline is a timing assertion: on two shared cores a slow
+# example fails a correct test. The suite never asserts on time.
+hypothesis_settings.register_profile("teleradio", deadline=None)
+hypothesis_settings.load_profile("teleradio")
 
 # Playwright's sync API runs an event loop in the test thread; the ORM calls
 # made by test code and fixtures alongside it are still synchronous.
