@@ -285,3 +285,27 @@ def test_simulate_scanner_from_an_empty_worklist_says_so(gateway, world):
         call_command(
             "simulate_scanner", "--ae", "CT_B", "--from-worklist", "--accession", "NOPE", "--port", str(gateway.port)
         )
+
+
+def test_a_study_sent_by_storescu_with_the_accession_number_attaches_to_its_request(gateway, world, tmp_path):
+    """A scanner that makes its own StudyInstanceUID but keeps the worklist's AccessionNumber."""
+    from dicom_gateway.tests.dicom_factories import encode, make_ct_image
+
+    ds = make_ct_image(
+        PatientName="MARTIN^Paul",
+        PatientID=world.martin.patient_id,
+        AccessionNumber=world.martin.accession_number,
+        Modality="CT",
+    )
+    path = tmp_path / "ct.dcm"
+    path.write_bytes(encode(ds))
+    result = run_dcmtk("storescu", "-aet", "CT_A", "-aec", "TELERADIO", "127.0.0.1", str(gateway.port), str(path))
+    assert result.returncode == 0, result.stderr
+
+    assert services.exams_match_requests()
+    request = ExamRequest.objects.select_related("exam").get(pk=world.martin.pk)
+    assert request.status == S.DONE
+    assert request.match_method == ExamRequest.MatchMethod.ACCESSION
+    assert request.exam.study_instance_uid == ds.StudyInstanceUID != world.martin.study_instance_uid
+    # Site B's request with another accession number is untouched.
+    assert ExamRequest.objects.get(pk=world.site_b_request.pk).status == S.SCHEDULED
