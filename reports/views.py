@@ -39,16 +39,9 @@ from reports.selectors import (
     report_template_list_for_user,
 )
 from worklist.models import Exam
-from worklist.selectors import exam_get_for_user, exam_site_context, radiologist_users_for_exam
+from worklist.selectors import exam_site_context, radiologist_users_for_exam
 from worklist.states import Status
-
-
-def _exam_or_denied(request: HttpRequest, pk: int) -> Exam:
-    try:
-        return exam_get_for_user(user=request.user, exam_id=pk)
-    except Http404:
-        audit_log(action="exam.denied", request=request, detail={"exam_id": pk, "path": request.path})
-        raise
+from worklist.views import exam_or_denied
 
 
 def _holds(user, exam: Exam) -> bool:
@@ -100,7 +93,7 @@ def report_editor_context(*, request: HttpRequest, exam: Exam) -> dict:
 @login_required
 def report_panel(request: HttpRequest, pk: int) -> HttpResponse:
     """The editor and the opinions as a fragment, loaded by htmx into the reading page."""
-    exam = _exam_or_denied(request, pk)
+    exam = exam_or_denied(request, pk)
     context = report_editor_context(request=request, exam=exam)
     report = context["report"]
     if report is not None:
@@ -113,7 +106,7 @@ def report_panel(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def report_page(request: HttpRequest, pk: int) -> HttpResponse:
-    exam = _exam_or_denied(request, pk)
+    exam = exam_or_denied(request, pk)
     context = report_editor_context(request=request, exam=exam)
     report = context["report"]
     audit_log(action="report.view", request=request, obj=report or exam, detail={"exam": exam.pk})
@@ -131,7 +124,7 @@ def _report_or_404(exam: Exam) -> Report:
 @require_POST
 def report_autosave(request: HttpRequest, pk: int) -> JsonResponse:
     """Save the draft (called by static/js/report_editor.js every few seconds and on blur)."""
-    exam = _exam_or_denied(request, pk)
+    exam = exam_or_denied(request, pk)
     report = _report_or_404(exam)
     form = ReportDraftForm(request.POST, instance=Report(exam=exam))
     if not form.is_valid():
@@ -165,7 +158,7 @@ def _back(exam: Exam, request: HttpRequest | None = None) -> HttpResponse:
 @login_required
 @require_POST
 def report_apply_template(request: HttpRequest, pk: int) -> HttpResponse:
-    exam = _exam_or_denied(request, pk)
+    exam = exam_or_denied(request, pk)
     report = _report_or_404(exam)
     form = TemplateChoiceForm(request.POST, templates=report_template_list_for_user(user=request.user, exam=exam))
     if not form.is_valid():
@@ -188,7 +181,7 @@ def report_apply_template(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def report_sign(request: HttpRequest, pk: int) -> HttpResponse:
-    exam = _exam_or_denied(request, pk)
+    exam = exam_or_denied(request, pk)
     report = _report_or_404(exam)
     form = SignForm(request.POST)
     if not form.is_valid():
@@ -211,7 +204,7 @@ def report_sign(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def report_addendum(request: HttpRequest, pk: int) -> HttpResponse:
-    exam = _exam_or_denied(request, pk)
+    exam = exam_or_denied(request, pk)
     report = _report_or_404(exam)
     form = AddendumForm(request.POST)
     if not form.is_valid():
@@ -258,7 +251,7 @@ def critical_alert_acknowledge(request: HttpRequest, alert_id: int) -> HttpRespo
 @login_required
 @require_POST
 def opinion_request_create(request: HttpRequest, pk: int) -> HttpResponse:
-    exam = _exam_or_denied(request, pk)
+    exam = exam_or_denied(request, pk)
     form = OpinionRequestForm(request.POST, experts=radiologist_users_for_exam(exam=exam).exclude(pk=request.user.pk))
     if not form.is_valid():
         messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))

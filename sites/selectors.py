@@ -485,3 +485,13 @@ def calendar_token_get(*, token: str) -> CalendarToken:
     if not token:
         raise Http404
     return get_object_or_404(CalendarToken.objects.select_related("user").filter(user__is_active=True), token=token)
+
+
+def technologist_users_for_site(*, site_id: int) -> list[User]:
+    """The active MERMs attached to a site: who is told of what concerns it (its duty desk)."""
+    return list(User.objects.filter(technologist__sites=site_id, is_active=True))
+
+
+def user_is_technologist_of(*, user: User, site_id: int) -> bool:
+    """True if ``user`` is a MERM attached to the site (who acts for the site on its exams and requests)."""
+    return user.role == Role.TECHNOLOGIST and user.technologist.sites.filter(pk=site_id).exists()

@@ -27,8 +27,9 @@ from worklist.forms import (
     RequestValidationForm,
 )
 from worklist.models import REQUEST_DOCUMENT_TYPES, ExamRequest, RequestDocument
-from worklist.selectors import exam_get_for_user, exam_request_get_for_user, exam_request_list_to_validate
+from worklist.selectors import exam_request_get_for_user, exam_request_list_to_validate
 from worklist.services.requests import IDENTITY_LABELS
+from worklist.views import exam_or_denied
 
 
 def _request_or_denied(request: HttpRequest, request_id: int) -> ExamRequest:
@@ -189,14 +190,6 @@ def request_identity_resolve(request: HttpRequest, request_id: int) -> HttpRespo
 # --- The site's actions on a received exam (from the reading page's panel) ---------
 
 
-def _exam_or_denied(request: HttpRequest, pk: int):
-    try:
-        return exam_get_for_user(user=request.user, exam_id=pk)
-    except Http404:
-        audit_log(action="exam.denied", request=request, detail={"exam_id": pk, "path": request.path})
-        raise
-
-
 def _to_exam(exam_id: int) -> HttpResponse:
     return redirect("exam_detail", pk=exam_id)
 
@@ -204,7 +197,7 @@ def _to_exam(exam_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def exam_message_post(request: HttpRequest, pk: int) -> HttpResponse:
-    exam = _exam_or_denied(request, pk)
+    exam = exam_or_denied(request, pk)
     form = ExamMessageForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("Le message est vide ou trop long."))
@@ -219,7 +212,7 @@ def exam_message_post(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def exam_cancel(request: HttpRequest, pk: int) -> HttpResponse:
-    exam = _exam_or_denied(request, pk)
+    exam = exam_or_denied(request, pk)
     form = ReasonForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("Donnez le motif de l'annulation."))
@@ -236,7 +229,7 @@ def exam_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def exam_images_incomplete(request: HttpRequest, pk: int) -> HttpResponse:
-    exam = _exam_or_denied(request, pk)
+    exam = exam_or_denied(request, pk)
     try:
         services.exam_flag_images_incomplete(exam=exam, by=request.user)
     except ApplicationError as error:

@@ -85,7 +85,7 @@ def exam_list(request: HttpRequest) -> HttpResponse:
     return render(request, "worklist/exam_list.html", {"form": form, "page": page})
 
 
-def _exam_or_denied(request: HttpRequest, pk: int) -> Exam:
+def exam_or_denied(request: HttpRequest, pk: int) -> Exam:
     """The exam if the user may see it; otherwise the attempt is audited and the answer is 404."""
     try:
         return exam_get_for_user(user=request.user, exam_id=pk)
@@ -102,7 +102,7 @@ def _external_viewer_url(exam: Exam) -> str:
 @login_required
 def exam_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """The reading page: facts, request, priors, viewer, actions and timeline."""
-    exam = _exam_or_denied(request, pk)
+    exam = exam_or_denied(request, pk)
     audit_log(action="exam.view", request=request, obj=exam, detail={"page": "exam_detail"})
     actions = exam_actions_for_user(user=request.user, exam=exam)
     reassign_form = (
@@ -171,7 +171,7 @@ def exam_images(request: HttpRequest, pk: int) -> JsonResponse:
     ``?prior_of=<id>`` says the exam is opened beside another one, as a prior:
     audited like opening the exam ("exam.view", page "prior").
     """
-    exam = _exam_or_denied(request, pk)
+    exam = exam_or_denied(request, pk)
     prior_of = request.GET.get("prior_of", "")
     detail = {"page": "prior", "prior_of": prior_of[:20]} if prior_of else {"page": "viewer"}
     audit_log(action="exam.view", request=request, obj=exam, detail=detail)
@@ -183,7 +183,7 @@ def exam_images(request: HttpRequest, pk: int) -> JsonResponse:
 @login_required
 def exam_series_thumbnail(request: HttpRequest, pk: int, series_id: int) -> HttpResponse:
     """A small PNG of the middle image of one series of the exam (404 if not decodable here)."""
-    exam = _exam_or_denied(request, pk)
+    exam = exam_or_denied(request, pk)
     series = get_object_or_404(Series, pk=series_id, exam=exam)
     instances = list(series.instances.order_by("instance_number", "id").values_list("storage_key", flat=True))
     if not instances:

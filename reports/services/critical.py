@@ -18,16 +18,12 @@ from core.exceptions import ApplicationError, ConflictError
 from core.services import audit_log, notify
 from reports.models import Addendum, CriticalAlert, Report
 from reports.services.reports import report_deliveries_create
-from sites.models import Role, User
+from sites.models import User
+from sites.selectors import technologist_users_for_site, user_is_technologist_of
 from worklist.models import ExamEvent
 from worklist.services import NotPermitted
 
 logger = logging.getLogger(__name__)
-
-
-def _site_desk(site) -> list[User]:
-    """The MERMs attached to ``site``: who sees and acknowledges its critical findings."""
-    return list(User.objects.filter(technologist__sites=site, is_active=True))
 
 
 def _critical_hook(alert_id: int) -> None:
@@ -48,7 +44,7 @@ def critical_alert_raise(*, report: Report) -> CriticalAlert:
     if not created:
         return alert
     text = _("Résultat critique pour l'examen %(exam)s : accusé de réception attendu.") % {"exam": exam.pk}
-    notify(users=_site_desk(exam.site), text=text, link=reverse("site_board"))
+    notify(users=technologist_users_for_site(site_id=exam.site_id), text=text, link=reverse("site_board"))
     ExamEvent.objects.create(
         exam=exam,
         kind=ExamEvent.Kind.NOTE,
@@ -60,10 +56,6 @@ def critical_alert_raise(*, report: Report) -> CriticalAlert:
     audit_log(action="critical.raise", user=report.signed_by, obj=alert, detail={"exam": exam.pk})
     transaction.on_commit(lambda: _critical_hook(alert.pk))
     return alert
-
-
-def _may_acknowledge(user: User, site) -> bool:
-    return user.role == Role.TECHNOLOGIST and user.technologist.sites.filter(pk=site.pk).exists()
 
 
 @transaction.atomic
@@ -81,7 +73,7 @@ def critical_alert_acknowledge(*, alert: CriticalAlert, by: User, informed_perso
         ConflictError: already acknowledged (by someone else, or a double click).
     """
     exam = alert.report.exam
-    if not _may_acknowledge(by, exam.site):
+    if not user_is_technologist_of(user=by, site_id=exam.site_id):
         raise NotPermitted(_("Seul un manipulateur de l'établissement peut accuser réception."))
     name = informed_person.strip()
     if not name:

@@ -28,7 +28,7 @@ from pydicom.uid import generate_uid
 from core.exceptions import ApplicationError, ConflictError
 from core.services import audit_log, notify
 from sites.models import Credential, Ght, Role, Site, Subspecialty, User
-from sites.selectors import credential_valid_q
+from sites.selectors import credential_valid_q, technologist_users_for_site, user_is_technologist_of
 from worklist import identity
 from worklist.defaults import DEFAULT_CATALOGUE
 from worklist.models import (
@@ -48,14 +48,6 @@ from worklist.states import Status
 logger = logging.getLogger(__name__)
 
 S = ExamRequest.Status
-
-
-def _is_merm_of(user: User, site: Site) -> bool:
-    return user.role == Role.TECHNOLOGIST and user.technologist.sites.filter(pk=site.pk).exists()
-
-
-def _site_desk(site: Site) -> list[User]:
-    return list(User.objects.filter(technologist__sites=site, is_active=True))
 
 
 def _credentialed_readers(site: Site) -> list[User]:
@@ -117,7 +109,7 @@ def exam_request_create(*, by: User, site: Site, values: dict, at: datetime.date
         NotPermitted: ``by`` is not a MERM of ``site``.
         ApplicationError: the catalogue item or the modality belong to another GHT or site.
     """
-    if not _is_merm_of(by, site):
+    if not user_is_technologist_of(user=by, site_id=site.pk):
         raise NotPermitted(_("Seul un manipulateur de l'établissement peut demander un examen."))
     item = values["catalogue_item"]
     if item.ght_id != site.ght_id or not item.active:
@@ -189,7 +181,7 @@ def exam_request_validate(
         raise ConflictError(_("Cette demande n'attend plus de validation (déjà traitée ou annulée)."))
     request.refresh_from_db()
     notify(
-        users=_site_desk(request.site),
+        users=technologist_users_for_site(site_id=request.site_id),
         text=text % {"exam": request.catalogue_item.name, "acc": request.accession_number},
         link=reverse("site_board"),
     )
@@ -200,7 +192,7 @@ def exam_request_validate(
 @transaction.atomic
 def exam_request_complete(*, request: ExamRequest, by: User, text: str) -> ExamRequest:
     """The MERM adds the information asked for; the request waits for validation again (same validator)."""
-    if not _is_merm_of(by, request.site):
+    if not user_is_technologist_of(user=by, site_id=request.site_id):
         raise NotPermitted(_("Seul un manipulateur de l'établissement peut compléter la demande."))
     if not text.strip():
         raise ApplicationError(_("Le complément est vide."))
@@ -221,7 +213,7 @@ def exam_request_complete(*, request: ExamRequest, by: User, text: str) -> ExamR
 @transaction.atomic
 def exam_request_cancel(*, request: ExamRequest, by: User, reason: str) -> ExamRequest:
     """The MERM cancels a request not yet performed (a reason is required, kept with the request)."""
-    if not _is_merm_of(by, request.site):
+    if not user_is_technologist_of(user=by, site_id=request.site_id):
         raise NotPermitted(_("Seul un manipulateur de l'établissement peut annuler la demande."))
     if not reason.strip():
         raise ApplicationError(_("Donnez le motif de l'annulation."))
@@ -263,7 +255,11 @@ def exam_requests_escalate(*, now: datetime.datetime | None = None) -> list[int]
         }
         _notify_validators(request, text)
         admins = User.objects.filter(role=Role.GHT_ADMIN, ght_id=request.site.ght_id, is_active=True)
-        notify(users=[*admins, *_site_desk(request.site)], text=text, link=reverse("site_board"))
+        notify(
+            users=[*admins, *technologist_users_for_site(site_id=request.site_id)],
+            text=text,
+            link=reverse("site_board"),
+        )
         escalated.append(request.pk)
     return escalated
 
@@ -352,7 +348,11 @@ def exam_match_request(*, exam: Exam) -> ExamRequest | None:
             exam=exam, kind=ExamEvent.Kind.NOTE, from_status=exam.status, to_status=exam.status, reason=text[:500]
         )
         audit_log(action="request.identity_mismatch", obj=request, detail={"exam": exam.pk, "mismatches": found})
-        notify(users=_site_desk(exam.site), text=text, link=reverse("request_detail", args=[request.pk]))
+        notify(
+            users=technologist_users_for_site(site_id=exam.site_id),
+            text=text,
+            link=reverse("request_detail", args=[request.pk]),
+        )
     request.refresh_from_db()
     return request
 
@@ -398,7 +398,7 @@ def exam_request_identity_resolve(*, request: ExamRequest, by: User, action: str
         ApplicationError: unknown action, or a confirmation without a note.
         ConflictError: no mismatch is open.
     """
-    if not _is_merm_of(by, request.site):
+    if not user_is_technologist_of(user=by, site_id=request.site_id):
         raise NotPermitted(_("Seul un manipulateur de l'établissement peut résoudre une discordance d'identité."))
     now = timezone.now()
     values: dict = {"identity_resolved_by": by, "identity_resolved_at": now, "match_confirmed": True}
@@ -506,7 +506,7 @@ def exam_request_document_add(*, request: ExamRequest, by: User, upload) -> Requ
         NotPermitted: ``by`` is not a MERM of the site.
         ApplicationError: too large, or not a PDF/JPEG/PNG.
     """
-    if not _is_merm_of(by, request.site):
+    if not user_is_technologist_of(user=by, site_id=request.site_id):
         raise NotPermitted(_("Seul un manipulateur de l'établissement peut joindre un document."))
     if upload.size > MAX_DOCUMENT_BYTES:
         raise ApplicationError(_("Document trop volumineux (10 Mo au plus)."))

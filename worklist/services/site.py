@@ -10,17 +10,10 @@ from django.utils.translation import gettext as _
 from core.exceptions import ApplicationError
 from core.services import audit_log, notify
 from sites.models import Role, User
+from sites.selectors import technologist_users_for_site, user_is_technologist_of
 from worklist.models import Exam, ExamEvent, ExamMessage
 from worklist.services.exams import NotPermitted, exam_transition
 from worklist.states import OPEN, Status
-
-
-def _is_merm_of(user: User, exam: Exam) -> bool:
-    return user.role == Role.TECHNOLOGIST and user.technologist.sites.filter(pk=exam.site_id).exists()
-
-
-def _site_desk(exam: Exam) -> list[User]:
-    return list(User.objects.filter(technologist__sites=exam.site_id, is_active=True))
 
 
 @transaction.atomic
@@ -34,7 +27,7 @@ def exam_message_post(*, exam: Exam, by: User, text: str) -> ExamMessage:
         NotPermitted: neither a MERM of the site nor a radiologist.
         ApplicationError: empty message.
     """
-    if not (_is_merm_of(by, exam) or by.role == Role.RADIOLOGIST):
+    if not (user_is_technologist_of(user=by, site_id=exam.site_id) or by.role == Role.RADIOLOGIST):
         raise NotPermitted(_("Seuls le site et les radiologues échangent des messages sur un examen."))
     if not text.strip():
         raise ApplicationError(_("Le message est vide."))
@@ -43,7 +36,7 @@ def exam_message_post(*, exam: Exam, by: User, text: str) -> ExamMessage:
     # No patient data in the notification (it may go by e-mail): the exam number only.
     if by.role == Role.RADIOLOGIST:
         notify(
-            users=_site_desk(exam),
+            users=technologist_users_for_site(site_id=exam.site_id),
             text=_("Message du radiologue sur l'examen %(exam)s.") % {"exam": exam.pk},
             link=link,
         )
@@ -64,7 +57,7 @@ def exam_cancel(*, exam: Exam, by: User, reason: str) -> Exam:
         ApplicationError: no reason.
         TransitionNotAllowed / StaleStatus: the exam is reported, or changed meanwhile.
     """
-    if not _is_merm_of(by, exam):
+    if not user_is_technologist_of(user=by, site_id=exam.site_id):
         raise NotPermitted(_("Seul un manipulateur de l'établissement peut annuler un examen."))
     if not reason.strip():
         raise ApplicationError(_("Donnez le motif de l'annulation."))
@@ -86,7 +79,7 @@ def exam_flag_images_incomplete(*, exam: Exam, by: User) -> Exam:
         NotPermitted: ``by`` is not a MERM of the site.
         ApplicationError: the exam is no longer waiting for a reader.
     """
-    if not _is_merm_of(by, exam):
+    if not user_is_technologist_of(user=by, site_id=exam.site_id):
         raise NotPermitted(_("Seul un manipulateur de l'établissement peut signaler des images incomplètes."))
     if exam.status not in {s.value for s in OPEN}:
         raise ApplicationError(_("Cet examen n'attend plus de lecture."))
