@@ -12,6 +12,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("dicomweb/", include("dicom_gateway.urls")),
+    path("viewer/", include("dicom_gateway.viewer_urls")),
     path("api/v1/", include("teleradio.api_urls")),
     path("api/", include("teleradio.schema_urls")),
 ]

@@ -67,6 +67,26 @@ def dicom_b(c: Cast, *levels: str) -> tuple[models.Model, dict[str, Any]]:
     return c.exam_b, uids | ({"frames": "1"} if "frames" in levels else {})
 
 
+def viewer_image_b(c: Cast) -> tuple[models.Model, dict[str, Any]]:
+    """A viewer image URL signed for GHT B's radiologist, in their own session, for an instance of exam B.
+
+    GHT A's users send their own session cookie, which the signature does not match (403).
+    """
+    from importlib import import_module
+
+    from django.conf import settings
+
+    from dicom_gateway.viewer_images import series_token_issue
+
+    exam, uids = dicom_b(c, "series", "instance")
+    session = import_module(settings.SESSION_ENGINE).SessionStore()
+    session["_auth_user_id"] = str(c.radiologist_b.user.pk)
+    session.create()
+    series = exam.series.get(series_instance_uid=uids["series"])
+    token = series_token_issue(user_id=c.radiologist_b.user.pk, series_id=series.pk, session_key=session.session_key)
+    return exam, {"token": token, "uid": uids["instance"]}
+
+
 def _plus(case: tuple[models.Model, dict[str, Any]], **kwargs: Any) -> tuple[models.Model, dict[str, Any]]:
     return case[0], case[1] | kwargs
 
@@ -170,6 +190,8 @@ OBJECT_KWARGS: dict[str, ObjectCase] = {
     "dicomweb:instance-bulkdata": lambda c: _plus(dicom_b(c, "series", "instance"), tag="7FE00010"),
     "dicomweb:instance-rendered": lambda c: dicom_b(c, "series", "instance"),
     "dicomweb:frame-rendered": lambda c: _plus(dicom_b(c, "series", "instance"), frame=1),
+    # The built-in viewer's signed image URLs
+    "viewer_image": viewer_image_b,
     # Rota pages (sites)
     "rota_month_detail": lambda c: ((m := RotaMonthFactory(ght=c.ght_b)), {"month_id": m.pk}),
     "rota_month_publish": lambda c: ((m := RotaMonthFactory(ght=c.ght_b)), {"month_id": m.pk}),

@@ -10,7 +10,6 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotModified, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.http import parse_etags, url_has_allowed_host_and_scheme
@@ -20,9 +19,9 @@ from django.views.decorators.http import require_POST
 
 from core.exceptions import ApplicationError
 from core.services import audit_log
-from dicom_gateway.dicomweb_selectors import instance_list_for_exam
 from dicom_gateway.storage import get_storage
 from dicom_gateway.thumbnails import thumbnail_png
+from dicom_gateway.viewer_images import viewer_manifest_for_exam
 from sites.selectors import site_list_for_user
 from worklist.forms import ExamFilterForm, ReasonForm, ReassignForm, WorklistFilterForm
 from worklist.models import Exam, Series
@@ -120,7 +119,7 @@ def exam_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "priors": exam_priors_for_user(user=request.user, exam=exam)[:20],
             "exam_request": exam_request_list_for_user(user=request.user).filter(exam=exam).first(),
             # In the page: the first image is asked for without waiting for another round trip.
-            "image_manifest": _image_manifest(exam),
+            "image_manifest": viewer_manifest_for_exam(request=request, exam=exam, page="exam_detail"),
             "external_viewer_url": _external_viewer_url(exam),
             "actions": actions,
             "reassign_form": reassign_form,
@@ -129,44 +128,9 @@ def exam_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-def _image_manifest(exam: Exam) -> dict:
-    """The exam's series, each with its images' SOP Instance UIDs in order and how to fetch one (WADO-URI).
-
-    ``wado`` + a SOP Instance UID is the image's URL: UIDs are digits and dots, so
-    nothing needs quoting, and the page stays small for a 300-image series.
-    """
-    wado = reverse("dicomweb:wado-uri")
-    series = {
-        s.pk: {
-            "id": s.pk,
-            "number": s.series_number,
-            "description": s.series_description,
-            "modality": s.modality,
-            "thumbnail": reverse("exam_series_thumbnail", kwargs={"pk": exam.pk, "series_id": s.pk}),
-            # + "<SOP Instance UID>/metadata": the tag panel's WADO-RS metadata of one image.
-            "instances_url": reverse(
-                "dicomweb:series-retrieve", kwargs={"study": exam.study_instance_uid, "series": s.series_instance_uid}
-            )
-            + "/instances/",
-            "wado": f"{wado}?requestType=WADO&contentType=application%2Fdicom"
-            f"&studyUID={exam.study_instance_uid}&seriesUID={s.series_instance_uid}&objectUID=",
-            "instances": [],
-        }
-        for s in exam.series.order_by("series_number", "id")
-    }
-    # Plain rows, not model instances: a 300-image series is one cheap query.
-    for series_id, sop_instance_uid in instance_list_for_exam(exam=exam).values_list("series_id", "sop_instance_uid"):
-        series[series_id]["instances"].append(sop_instance_uid)
-    return {
-        "exam": exam.pk,
-        "study_instance_uid": exam.study_instance_uid,
-        "series": [s for s in series.values() if s["instances"]],
-    }
-
-
 @login_required
 def exam_images(request: HttpRequest, pk: int) -> JsonResponse:
-    """What the viewer loads: the exam's series, each with its instances' WADO-URI URLs in order.
+    """What the viewer loads: the exam's series, each with its images in order and their (signed) URL.
 
     ``?prior_of=<id>`` says the exam is opened beside another one, as a prior:
     audited like opening the exam ("exam.view", page "prior").
@@ -175,7 +139,7 @@ def exam_images(request: HttpRequest, pk: int) -> JsonResponse:
     prior_of = request.GET.get("prior_of", "")
     detail = {"page": "prior", "prior_of": prior_of[:20]} if prior_of else {"page": "viewer"}
     audit_log(action="exam.view", request=request, obj=exam, detail=detail)
-    response = JsonResponse(_image_manifest(exam))
+    response = JsonResponse(viewer_manifest_for_exam(request=request, exam=exam, page=detail["page"]))
     response["Cache-Control"] = "private, no-store"
     return response
 

@@ -2,11 +2,14 @@
 // by scripts/copy-vendor.mjs from the npm package; no CDN).
 //
 // Images come from the platform: the page (or GET exams/<id>/images/ for a
-// prior) lists the series and their images; dwv loads each image by WADO-URI
-// (/dicomweb/wado, scoped and audited server side), decodes compressed syntaxes
-// in its workers (RLE, JPEG, JPEG 2000) and shows the first image as soon as it
-// arrives. (dwv's multipart loader ends the load at the first multipart answer,
-// so images are not fetched by chunks.)
+// prior) lists the series and their images, each series with a signed URL
+// (dicom_gateway/viewer_images.py: the scope is checked and audited once, when
+// the list is made; each image is then one cheap request bound to the session).
+// dwv loads one URL per image, decodes compressed syntaxes in its workers (RLE,
+// JPEG, JPEG 2000) and shows the first image as soon as it arrives. The URLs
+// expire (manifest.expires_in seconds): a series loaded from an older list asks
+// for a fresh one first. (dwv's multipart loader ends the load at the first
+// multipart answer, so images are not fetched by chunks.)
 //
 // Two panes: the current exam and, on demand, a prior beside it. Wheel, drag
 // (Scroll tool) and keys move through the stack; the linked scroll keeps the
@@ -28,7 +31,10 @@ async function main(root) {
   // while the library loads.
   const inPage = document.getElementById("viewer-images");
   const manifestRequest = inPage ? Promise.resolve(JSON.parse(inPage.textContent)) : getJson(root.dataset.imagesUrl);
+  const asked = performance.now();
   const dwv = await import(root.dataset.dwvUrl);
+  // The page's list was signed when the page was made (time 0 of the navigation).
+  const current = new Manifest(root.dataset.imagesUrl, manifestRequest, inPage ? 0 : asked);
   const text = root.dataset;
   const toolbar = root.querySelector(".viewer-toolbar");
   const sync = root.querySelector('[data-action="sync"]');
@@ -178,30 +184,31 @@ async function main(root) {
   // Series of the current exam: the thumbnails strip.
   const manifest = await manifestRequest;
   const strip = root.querySelector(".series-strip");
-  strip.addEventListener("click", (event) => {
+  strip.addEventListener("click", async (event) => {
     const button = event.target.closest("[data-series-id]");
     if (!button) return;
-    const series = manifest.series.find((s) => String(s.id) === button.dataset.seriesId);
+    const series = await current.series(button.dataset.seriesId);
     if (!series) return;
     for (const b of strip.querySelectorAll("[data-series-id]")) b.setAttribute("aria-pressed", String(b === button));
     activate(panes.current);
-    panes.current.load(series);
+    panes.current.load(series, current);
   });
   if (manifest.series.length) {
     const first = strip.querySelector('[aria-pressed="true"]');
     const series = manifest.series.find((s) => String(s.id) === first?.dataset.seriesId) || manifest.series[0];
-    panes.current.load(series);
+    panes.current.load(series, current);
   } else {
     panes.current.say(text.textNoImages);
   }
 
   // Priors: "Ouvrir à côté" loads the prior in the second pane.
   const priorSelect = root.querySelector('[data-action="prior-series"]');
-  let priorManifest = null;
+  let prior = null;
   document.addEventListener("click", async (event) => {
     const button = event.target.closest("[data-open-prior]");
     if (!button) return;
-    priorManifest = await getJson(button.dataset.openPrior);
+    prior = new Manifest(button.dataset.openPrior, getJson(button.dataset.openPrior), performance.now());
+    const priorManifest = await prior.request;
     root.querySelector('[data-role="prior-label"]').textContent = `${text.textPrior} · ${button.dataset.priorLabel}`;
     priorSelect.replaceChildren(
       ...priorManifest.series.map((s) => new Option(`${s.number ?? "—"} · ${s.description || s.modality}`, s.id)),
@@ -210,13 +217,13 @@ async function main(root) {
     root.classList.add("comparing");
     sync.disabled = false;
     panes.current.fit();
-    if (priorManifest.series.length) panes.prior.load(priorManifest.series[0]);
+    if (priorManifest.series.length) panes.prior.load(priorManifest.series[0], prior);
     else panes.prior.say(text.textNoImages);
     panes.prior.el.scrollIntoView({ block: "nearest" });
   });
-  priorSelect.addEventListener("change", () => {
-    const series = priorManifest?.series.find((s) => String(s.id) === priorSelect.value);
-    if (series) panes.prior.load(series);
+  priorSelect.addEventListener("change", async () => {
+    const series = await prior?.series(priorSelect.value);
+    if (series) panes.prior.load(series, prior);
   });
   root.querySelector('[data-action="close-prior"]').addEventListener("click", () => {
     panes.prior.close();
@@ -228,6 +235,30 @@ async function main(root) {
     panes.current.fit();
   });
   window.addEventListener("resize", () => Object.values(panes).forEach((p) => p.fit()));
+}
+
+// An exam's image list and when it was signed: its URLs expire after expires_in seconds.
+class Manifest {
+  constructor(url, request, signedAt) {
+    this.url = url;
+    this.request = request;
+    this.signedAt = signedAt;
+  }
+
+  // The series, from a list young enough for a whole load (a third of the URLs' life left at least).
+  async series(id) {
+    const manifest = await this.request;
+    if (performance.now() - this.signedAt > ((manifest.expires_in || 0) * 1000 * 2) / 3) {
+      this.signedAt = performance.now();
+      this.request = getJson(this.url);
+    }
+    return (await this.request).series.find((s) => String(s.id) === String(id));
+  }
+
+  // After a failed load: the next one asks for fresh URLs.
+  stale() {
+    this.signedAt = -Infinity;
+  }
 }
 
 // One dwv App showing one series in one pane.
@@ -245,7 +276,7 @@ class Pane {
     this.onReady = () => {};
   }
 
-  load(series) {
+  load(series, source) {
     this.close();
     const dwv = this.dwv;
     const app = new dwv.App();
@@ -291,11 +322,12 @@ class Pane {
       console.error("viewer:", event.type, event.error?.message || event.message || String(event.error || ""), event.target?.src || "");
       this.el.dataset.state = "error";
       this.say(this.text.textError);
+      source?.stale();
     });
     this.el.dataset.state = "loading";
     this.say(this.text.textLoading);
     app.loadURLs(
-      series.instances.map((uid) => series.wado + uid),
+      series.instances.map((uid) => series.images + uid),
       { batchSize: 8 },
     );
   }

@@ -141,16 +141,16 @@ def stored_study(settings, tmp_path, site_a):
     return Exam.objects.get(study_instance_uid=datasets[0].StudyInstanceUID), datasets
 
 
-def test_the_image_list_gives_the_images_in_order_and_their_wado_uri(client, radiologist_a, stored_study):
+def test_the_image_list_gives_the_images_in_order_and_their_signed_url(client, radiologist_a, stored_study):
     exam, datasets = stored_study
     client.force_login(radiologist_a)
     data = client.get(reverse("exam_images", args=[exam.pk])).json()
     [series] = data["series"]
     assert series["instances"] == [ds.SOPInstanceUID for ds in datasets]
-    assert series["wado"].startswith("/dicomweb/wado?requestType=WADO&")
-    first = client.get(series["wado"] + series["instances"][0])
+    assert series["images"].startswith("/viewer/images/")  # dicom_gateway/tests/test_viewer_images.py
+    first = client.get(series["images"] + series["instances"][0])
     assert first.status_code == 200 and first["Content-Type"] == "application/dicom"
-    assert first.content == encode(datasets[0])
+    assert b"".join(first.streaming_content) == encode(datasets[0])
     assert AuditEvent.objects.filter(action="exam.view", object_id=str(exam.pk), detail__page="viewer").exists()
 
 
