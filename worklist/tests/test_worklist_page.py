@@ -1,6 +1,7 @@
 """The radiologist's worklist: claim buttons, counters, deadline colours, saved filters, conditional polling."""
 
 import datetime
+import zoneinfo
 
 import pytest
 from django.db import connection
@@ -183,3 +184,50 @@ def test_the_live_rows_carry_their_priority_for_the_alert(client, site_a, radiol
     body = client.get("/worklist/", **HTMX).content.decode()
     for exam in (vital, urgent, standard):
         assert f'data-exam-id="{exam.pk}" data-priority="{exam.priority}"' in body
+
+
+def test_the_rows_escape_what_the_modality_and_the_site_sent(client, site_a, radiologist_a):
+    """The rows are built in Python (worklist/templatetags/exam_rows.py): every value is escaped there."""
+    exam = ExamFactory(
+        site=site_a,
+        status="READY",
+        in_pool=True,
+        patient_name="<script>alert(1)</script>^O'Brien",
+        study_description='<img src=x onerror="alert(2)">',
+        routing_reason='De garde "nuit" <b>',
+        modality="<i>",
+    )
+    client.force_login(radiologist_a)
+    for headers in ({}, HTMX):
+        body = client.get("/worklist/", **headers).content.decode()
+        row = body.split(f'data-exam-id="{exam.pk}"')[1].split("</tr>")[0]
+        assert "<script>" not in row and "<img" not in row and "<b>" not in row and "<i>" not in row
+        assert "&lt;script&gt;alert(1)&lt;/script&gt; O&#x27;Brien" in row
+        assert 'title="De garde &quot;nuit&quot; &lt;b&gt;"' in row
+        assert f'<a href="/exams/{exam.pk}/">&lt;img src=x onerror=&quot;alert(2)&quot;&gt;</a>' in row
+
+
+def test_the_rows_follow_the_reader_s_language(client, site_a, radiologist_a):
+    now = timezone.now()
+    ExamFactory(
+        site=site_a, status="ASSIGNED", assigned_to=radiologist_a, deadline_at=now + datetime.timedelta(hours=2)
+    )
+    ExamFactory(site=site_a, status="RECEIVING", priority="VITAL", number_of_instances=3, study_description="")
+    client.force_login(radiologist_a)
+    french = client.get("/worklist/", **HTMX).content.decode()
+    english = client.get("/worklist/", HTTP_ACCEPT_LANGUAGE="en", **HTMX).content.decode()
+    assert ">urgence vitale<" in french and ">life-threatening emergency<" in english
+    assert "3 images reçues" in french and "3 images received" in english
+    assert "(sans description)" in french and "(no description)" in english
+    assert ">Lire<" in french and ">Read<" in english and ">Take<" in english
+    assert "reste 1 h 59" in french or "reste 2 h 00" in french
+    local = timezone.localtime(now, zoneinfo.ZoneInfo(site_a.timezone))
+    assert local.strftime("%d/%m/%Y") in french and local.strftime("%Y-%m-%d") in english
+
+
+def test_an_empty_list_says_so(client, site_a, radiologist_a):
+    client.force_login(radiologist_a)
+    body = client.get("/worklist/", **HTMX).content.decode()
+    assert "Aucun examen ne vous est attribué." in body
+    assert "Aucun examen en attente pour vos établissements." in body
+    assert "data-exam-id=" not in body
