@@ -181,16 +181,15 @@ def _with_deadlines(exams: list, now: datetime.datetime) -> list:
     return exams
 
 
-def _worklist_filters(request: HttpRequest, sites) -> tuple[WorklistFilterForm, dict]:
+def _worklist_filters(request: HttpRequest) -> dict:
     """The filters sent with the form (then saved in the session), or the saved ones."""
     if "reset" in request.GET:
         request.session.pop(FILTERS_KEY, None)
     elif "apply" in request.GET:
-        form = WorklistFilterForm(request.GET, sites=sites)
+        form = WorklistFilterForm(request.GET, sites=site_list_for_user(user=request.user))
         if form.is_valid():
             request.session[FILTERS_KEY] = form.saved()
-    saved = request.session.get(FILTERS_KEY, {})
-    return WorklistFilterForm(initial=saved, sites=sites), saved
+    return request.session.get(FILTERS_KEY, {})
 
 
 @login_required
@@ -211,8 +210,7 @@ def worklist(request: HttpRequest) -> HttpResponse:
         return redirect("worklist")
     user = request.user
     now = timezone.now()
-    sites = site_list_for_user(user=user)
-    form, filters = _worklist_filters(request, sites)
+    filters = _worklist_filters(request)
     state = worklist_state_for_user(user=user, now=now)
     # The minute is part of it: countdowns and colours change with time alone.
     key = repr((user.pk, tuple(state), sorted(filters.items()), get_language(), now.strftime("%Y%m%d%H%M")))
@@ -228,11 +226,13 @@ def worklist(request: HttpRequest) -> HttpResponse:
     mine = _with_deadlines(list(exams.filter(assigned_to=user)[:200]) if scope != "pool" else [], now)
     pool = _with_deadlines(list(exams.filter(POOL)[:200]) if scope != "mine" else [], now)
     audit_log(action="exam.list", request=request, detail={"page": "worklist", "count": len(mine) + len(pool)})
-    context = {"mine": mine, "pool": pool, "state": state, "form": form, "filters": filters}
+    context = {"mine": mine, "pool": pool, "state": state, "filters": filters}
     if request.htmx:
         response = render(request, "worklist/_worklist_live.html", context)
         response["ETag"] = etag
     else:
+        # Only the full page shows the filter form: the polls (every 5 s) do not build it.
+        context["form"] = WorklistFilterForm(initial=filters, sites=site_list_for_user(user=user))
         context["urgent_alert"] = request.session.get(ALERT_KEY, False)
         response = render(request, "worklist/worklist.html", context)
     # Patient data: never kept in a browser cache; worklist.js sends If-None-Match itself.
