@@ -9,11 +9,11 @@ same synthetic files, in one run, to:
 (b) our gateway as it runs in production: ``manage.py run_gateway`` as its own
     process, fsync before every answer, PostgreSQL index, Celery beat + worker
     marking exams READY after the quiet period;
-(c) with ``--receivers …,pynetdicom``: the gateway's DICOM stack alone (same AE,
-    server, association reactor and tuning, a C-STORE handler that only builds
-    the Part 10 bytes and answers success: no storage, no index), the ceiling
-    of any gateway built on pynetdicom; ``pynetdicom-stock`` is pynetdicom's
-    own server and reactor with TCP_NODELAY and ``event.encoded_dataset()``.
+(c) with ``--receivers …,stack``: the gateway's DICOM upper layer alone
+    (``dicom_gateway.upper_layer``, a C-STORE handler that only builds the Part 10
+    bytes and answers success: no storage, no index), the ceiling of the gateway;
+    ``pynetdicom-stock`` is pynetdicom's own server and reactor with TCP_NODELAY and
+    ``event.encoded_dataset()`` (the stack the gateway used before decision 008).
 
 Both get ``TCP_NODELAY=1`` (dcmtk reads it from the environment; the gateway
 sets it on its sockets). It prints instances/s, MB/s and the gateway/storescp
@@ -512,42 +512,50 @@ def measure_memory(bench: Bench, parts: list[StudyFiles]) -> dict:
 def serve_bare(port: int, stock: bool) -> int:
     """A C-STORE SCP that receives and answers success, storing and indexing nothing.
 
-    Not stock: the gateway's own AE, server and connection tuning (what the gateway's
+    Not stock: the gateway's upper layer and connection tuning (what the gateway's
     DICOM layer costs). Stock: pynetdicom's server and reactor, TCP_NODELAY only.
     """
     import django
 
     django.setup()
-    from pynetdicom import evt
+    from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts, evt
+    from pynetdicom.sop_class import Verification
 
     from dicom_gateway import handlers
-    from dicom_gateway.ae import build_ae
-    from dicom_gateway.server import GatewayServer
+    from dicom_gateway.ae import acceptor_config
+    from dicom_gateway.upper_layer import Gateway
+
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    if not stock:
+
+        def receive(stats, *, abstract_syntax, sop_class_uid, sop_instance_uid, transfer_syntax, dataset) -> int:
+            handlers.part10_header(sop_class_uid, sop_instance_uid, transfer_syntax) + dataset
+            return 0x0000
+
+        handlers.store = receive
+        handlers.association_requested = lambda calling_ae, peer_ip: handlers.AssociationStats(calling_ae, peer_ip)
+        gateway = Gateway(acceptor_config(), "127.0.0.1", port)
+        gateway.start()
+        done.wait()
+        gateway.stop(grace_seconds=1)
+        return 0
 
     def nodelay(event) -> None:
         event.assoc.dul.socket.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
-    def receive(event) -> int:
-        if stock:
-            event.encoded_dataset(include_meta=True)
-        else:
-            handlers.encoded_instance(event)
+    def store(event) -> int:
+        event.encoded_dataset(include_meta=True)
         return 0x0000
 
-    ae = build_ae()
-    echo = (evt.EVT_C_ECHO, handlers.handle_echo)
-    if stock:
-        server = ae.make_server(
-            ("127.0.0.1", port), evt_handlers=[(evt.EVT_CONN_OPEN, nodelay), echo, (evt.EVT_C_STORE, receive)]
-        )
-    else:
-        server = ae.make_server(
-            ("127.0.0.1", port),
-            evt_handlers=[(evt.EVT_CONN_OPEN, handlers.handle_open), echo, (evt.EVT_C_STORE, receive)],
-            server_class=GatewayServer,
-        )
-    done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    ae = AE()
+    ae.add_supported_context(Verification, ALL_TRANSFER_SYNTAXES)
+    for context in AllStoragePresentationContexts:
+        ae.add_supported_context(context.abstract_syntax, ALL_TRANSFER_SYNTAXES)
+    server = ae.make_server(
+        ("127.0.0.1", port),
+        evt_handlers=[(evt.EVT_CONN_OPEN, nodelay), (evt.EVT_C_STORE, store)],
+    )
     threading.Thread(target=server.serve_forever, daemon=True).start()
     done.wait()
     server.shutdown()
@@ -630,8 +638,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shapes", default=",".join(FULL_COUNTS), help="comma-separated: ct-chest,mr-brain,small")
     parser.add_argument(
         "--receivers",
-        default="storescp,pynetdicom,gateway",
-        help="comma-separated, in order: storescp (the reference), pynetdicom, pynetdicom-stock, gateway",
+        default="storescp,stack,gateway",
+        help="comma-separated, in order: storescp (the reference), stack, pynetdicom-stock, gateway",
     )
     parser.add_argument("--serve-bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
     parser.add_argument("--stock", action="store_true", help=argparse.SUPPRESS)
@@ -685,7 +693,7 @@ def main(argv: list[str] | None = None) -> int:
                         if receiver == "storescp":
                             runs.append(measure_storescp(workdir, studies))
                             _log(f"  {runs[-1]:.2f} s")
-                        elif receiver.startswith("pynetdicom"):
+                        elif receiver in ("stack", "pynetdicom-stock"):
                             seconds, cpu_seconds = measure_bare(bench, studies, stock=receiver == "pynetdicom-stock")
                             runs.append(seconds)
                             cpu.append(cpu_seconds)

@@ -1,21 +1,23 @@
-"""pynetdicom event handlers: thin, they call services and return statuses.
+"""What the gateway does for each association and DIMSE request: thin, they call services.
 
-They run in each association's thread, so they close stale database
-connections first and never let an exception reach pynetdicom (which would
-answer 0xC211 or abort the association).
+Called by the upper layer (``upper_layer.Association``) in each association's
+thread, with plain data (no protocol objects). They never raise: every outcome
+is a DICOM status, so a failure is an answer the scanner can act on, not an
+aborted association.
 """
 
 from __future__ import annotations
 
 import logging
-import socket
 import struct
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import close_old_connections, connection
-from pynetdicom import PYNETDICOM_IMPLEMENTATION_UID, PYNETDICOM_IMPLEMENTATION_VERSION, evt
+from pydicom.dataset import Dataset
+from pynetdicom import PYNETDICOM_IMPLEMENTATION_UID, PYNETDICOM_IMPLEMENTATION_VERSION
 
 from core.services import audit_log
 from dicom_gateway import metrics, mwl, statuses
@@ -23,11 +25,6 @@ from dicom_gateway.services import SeriesCache, instance_receive
 from sites.models import Modality
 
 logger = logging.getLogger("dicom_gateway")
-
-# A-ASSOCIATE-RJ parameters (PS3.8 §9.3.4): rejected-permanent, by the service user.
-_REJECT_PERMANENT = 0x01
-_SOURCE_SERVICE_USER = 0x01
-_REASON_CALLING_AE_NOT_RECOGNISED = 0x03
 
 
 @dataclass
@@ -45,36 +42,6 @@ class AssociationStats:
     closed: bool = False
     # The series indexed so far: their next instances take one SQL statement.
     series: SeriesCache = field(default_factory=dict)
-
-
-def _stats(event: evt.Event) -> AssociationStats | None:
-    return getattr(event.assoc, "teleradio_stats", None)
-
-
-def _peer(event: evt.Event) -> tuple[str, str]:
-    requestor = event.assoc.requestor
-    # At EVT_REQUESTED only the A-ASSOCIATE-RQ primitive carries the calling AE title.
-    primitive = requestor.primitive
-    calling = primitive.calling_ae_title if primitive is not None else requestor.ae_title
-    return str(calling or "").strip(), str(requestor.address)
-
-
-def handle_open(event: evt.Event) -> None:
-    """Tune the connection for many small request/response exchanges.
-
-    TCP_NODELAY: DIMSE responses are small and Nagle's algorithm delays them
-    (~40 ms each). The DUL reactor's idle poll (pynetdicom's ``_run_loop_delay``,
-    1 ms by default) is paid on every C-STORE response; 0.2 ms cut 2,000 small
-    instances from 5.3 s to 3.7 s on a bare pynetdicom SCP, for about 6 % more
-    of a core per idle association (docs/benchmarks.md).
-    """
-    try:
-        event.assoc.dul.socket.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    except (AttributeError, OSError):
-        logger.debug("could not set TCP_NODELAY", exc_info=True)
-    dul = getattr(event.assoc, "dul", None)
-    if dul is not None and hasattr(dul, "_run_loop_delay"):
-        dul._run_loop_delay = settings.DICOM_DUL_POLL_SECONDS
 
 
 def _explicit_le(tag: int, vr: bytes, value: bytes) -> bytes:
@@ -114,18 +81,6 @@ def part10_header(sop_class_uid: str, sop_instance_uid: str, transfer_syntax: st
     return _META_PREFIX + _explicit_le(0x00020000, b"UL", struct.pack("<I", len(elements))) + elements
 
 
-def encoded_instance(event: evt.Event) -> bytes:
-    """The received instance in the DICOM File Format (what ``event.encoded_dataset()`` returns)."""
-    request = event.request
-    try:
-        header = part10_header(
-            str(request.AffectedSOPClassUID), str(request.AffectedSOPInstanceUID), str(event.context.transfer_syntax)
-        )
-    except (AttributeError, TypeError, UnicodeEncodeError):
-        return event.encoded_dataset(include_meta=True)  # let pynetdicom decide on odd values
-    return header + event.encoded_dataset(include_meta=False)
-
-
 def modality_for_peer(calling_ae: str, peer_ip: str) -> tuple[Modality | None, str]:
     """The enabled Modality allowed to send from this AE title and address, or why not."""
     modality = Modality.objects.select_related("site").filter(ae_title=calling_ae).first()
@@ -140,14 +95,13 @@ def modality_for_peer(calling_ae: str, peer_ip: str) -> tuple[Modality | None, s
     return modality, ""
 
 
-def handle_requested(event: evt.Event) -> None:
-    """Accept only the enabled Modalities' calling AE titles; reject the others.
+def association_requested(calling_ae: str, peer_ip: str) -> AssociationStats | None:
+    """The new association's record if an enabled Modality may send from there; None to reject it.
 
-    A rejected association is answered A-ASSOCIATE-RJ (permanent, calling AE
-    title not recognised), logged and audited.
+    A rejection (A-ASSOCIATE-RJ: permanent, calling AE title not recognised) is
+    logged and audited.
     """
     close_old_connections()
-    calling_ae, peer_ip = _peer(event)
     try:
         modality, reason = modality_for_peer(calling_ae, peer_ip)
     except Exception:
@@ -163,22 +117,25 @@ def handle_requested(event: evt.Event) -> None:
             )
         except Exception:
             logger.exception("could not audit the rejected association")
-        event.assoc.acse.send_reject(_REJECT_PERMANENT, _SOURCE_SERVICE_USER, _REASON_CALLING_AE_NOT_RECOGNISED)
-        # As pynetdicom does for its own rejections: kill() waits until the DUL
-        # has sent the A-ASSOCIATE-RJ, otherwise the socket closes first and the
-        # scanner only sees an abort.
-        event.assoc.kill()
-        return
-    event.assoc.teleradio_stats = AssociationStats(calling_ae=calling_ae, peer=peer_ip, modality=modality)
+        return None
     metrics.ASSOCIATIONS.labels(outcome="accepted").inc()
+    return AssociationStats(calling_ae=calling_ae, peer=peer_ip, modality=modality)
 
 
-def handle_echo(event: evt.Event) -> int:
+def echo(stats: AssociationStats | None) -> int:
     """C-ECHO: always success (the association was already vetted)."""
     return statuses.SUCCESS
 
 
-def handle_store(event: evt.Event) -> int:
+def store(
+    stats: AssociationStats | None,
+    *,
+    abstract_syntax: str,
+    sop_class_uid: str,
+    sop_instance_uid: str,
+    transfer_syntax: str,
+    dataset: bytes,
+) -> int:
     """C-STORE: store durably, index, then answer.
 
     Returns:
@@ -189,21 +146,24 @@ def handle_store(event: evt.Event) -> int:
         0x0110 processing failure (anything unforeseen; logged with a traceback).
     """
     started = time.perf_counter()
-    stats = _stats(event)
     try:
         if connection.errors_occurred:
             # A database error in this association (say PostgreSQL restarted):
             # reconnect now, so that the scanner's retry can succeed. Calling
             # close_old_connections() for every instance would cost a health-check
             # round trip (CONN_HEALTH_CHECKS) per instance, while the association's
-            # thread opened its own connection moments ago (handle_requested).
+            # thread opened its own connection moments ago (association_requested).
             close_old_connections()
         if stats is None or stats.modality is None:
             return statuses.PROCESSING_FAILURE
+        try:
+            header = part10_header(sop_class_uid, sop_instance_uid, transfer_syntax)
+        except UnicodeEncodeError:
+            return statuses.CANNOT_UNDERSTAND
         result = instance_receive(
-            data=encoded_instance(event),
+            data=header + dataset,
             modality=stats.modality,
-            abstract_syntax=event.context.abstract_syntax,
+            abstract_syntax=abstract_syntax,
             series_cache=stats.series,
         )
     except Exception:
@@ -228,7 +188,9 @@ def handle_store(event: evt.Event) -> int:
     return result.status
 
 
-def handle_find(event: evt.Event) -> mwl.FindResponses:
+def find(
+    stats: AssociationStats | None, identifier: Dataset, is_cancelled: Callable[[], bool]
+) -> Iterator[tuple[int, Dataset | None]]:
     """C-FIND on the Modality Worklist: the calling scanner's site's scheduled requests.
 
     Yields:
@@ -238,12 +200,11 @@ def handle_find(event: evt.Event) -> mwl.FindResponses:
         (0xC000 unable to process, None) for anything else (logged with a traceback).
     """
     close_old_connections()
-    stats = _stats(event)
     calling_ae = stats.calling_ae if stats else "?"
     try:
         if stats is None or stats.modality is None:
             raise RuntimeError("C-FIND on an association that was not vetted")
-        answers = mwl.mwl_find(identifier=event.identifier, modality=stats.modality)
+        answers = mwl.mwl_find(identifier=identifier, modality=stats.modality)
     except mwl.InvalidQuery as exc:
         logger.warning("MWL C-FIND refused: calling_ae=%s reason=%s", calling_ae, exc)
         yield mwl.IDENTIFIER_DOES_NOT_MATCH_SOP_CLASS, None
@@ -253,20 +214,19 @@ def handle_find(event: evt.Event) -> mwl.FindResponses:
         yield mwl.UNABLE_TO_PROCESS, None
         return
     for answer in answers:
-        if event.is_cancelled:
+        if is_cancelled():
             yield mwl.CANCELLED, None
             return
         yield mwl.PENDING, answer
     yield statuses.SUCCESS, None
 
 
-def handle_closed(event: evt.Event) -> None:
+def association_closed(stats: AssociationStats | None) -> None:
     """One summary line per association and per study (no patient data at INFO).
 
-    Bound to release and abort, which run in the association's thread: that
-    thread ends with the association, so its database connection is closed.
+    Runs in the association's thread, which ends with the association: its
+    database connection is closed here.
     """
-    stats = _stats(event)
     if stats is None or stats.closed:
         connection.close()
         return
@@ -284,14 +244,3 @@ def handle_closed(event: evt.Event) -> None:
         duration,
     )
     connection.close()
-
-
-HANDLERS = [
-    (evt.EVT_CONN_OPEN, handle_open),
-    (evt.EVT_REQUESTED, handle_requested),
-    (evt.EVT_C_ECHO, handle_echo),
-    (evt.EVT_C_STORE, handle_store),
-    (evt.EVT_C_FIND, handle_find),
-    (evt.EVT_RELEASED, handle_closed),
-    (evt.EVT_ABORTED, handle_closed),
-]

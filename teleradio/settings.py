@@ -216,8 +216,6 @@ DICOM_MAX_PDU = env.int("DICOM_MAX_PDU", default=262144)  # bytes; larger PDUs, 
 DICOM_ACSE_TIMEOUT = env.float("DICOM_ACSE_TIMEOUT", default=30.0)
 DICOM_DIMSE_TIMEOUT = env.float("DICOM_DIMSE_TIMEOUT", default=60.0)
 DICOM_NETWORK_TIMEOUT = env.float("DICOM_NETWORK_TIMEOUT", default=120.0)  # idle association
-# pynetdicom's DUL idle poll: lower answers faster, costs more CPU per idle association.
-DICOM_DUL_POLL_SECONDS = env.float("DICOM_DUL_POLL_SECONDS", default=0.0002)
 DICOM_SHUTDOWN_GRACE_SECONDS = env.float("DICOM_SHUTDOWN_GRACE_SECONDS", default=30.0)
 # Listener processes sharing DICOM_PORT (SO_REUSEPORT); about one core each (the GIL).
 DICOM_GATEWAY_PROCESSES = env.int("DICOM_GATEWAY_PROCESSES", default=1)

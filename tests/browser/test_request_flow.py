@@ -14,8 +14,8 @@ from django.core.management import call_command
 from django.utils import timezone
 from playwright.sync_api import Browser, Page, expect
 
-from dicom_gateway.ae import build_ae
-from dicom_gateway.server import Gateway
+from dicom_gateway.ae import acceptor_config
+from dicom_gateway.upper_layer import Gateway
 from reports.services import report_get_or_create_draft, report_save_draft, report_sign
 from sites.tests.factories import ModalityFactory
 from worklist import services
@@ -87,7 +87,7 @@ def test_urgent_request_validated_then_followed_on_the_board_to_the_signed_repor
 
         # The scanner reads its DICOM worklist and sends the study (simulate_scanner, real gateway).
         settings.DICOM_AE_TITLE = "TELERADIO"
-        gateway = Gateway(build_ae(), "127.0.0.1", 0)
+        gateway = Gateway(acceptor_config(), "127.0.0.1", 0)
         gateway.start()
         try:
             call_command(

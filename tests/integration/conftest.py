@@ -30,12 +30,12 @@ def run_dcmtk(tool: str, *args: str, timeout: float = 60) -> subprocess.Complete
 @pytest.fixture
 def gateway(transactional_db, settings, tmp_path):
     """Our gateway in this process, on a free loopback port, storing under tmp_path."""
-    from dicom_gateway.ae import build_ae
-    from dicom_gateway.server import Gateway
+    from dicom_gateway.ae import acceptor_config
+    from dicom_gateway.upper_layer import Gateway
 
     settings.STORAGE_ROOT = tmp_path / "storage"
     settings.DICOM_AE_TITLE = "TELERADIO"
-    running = Gateway(build_ae(), "127.0.0.1", 0)
+    running = Gateway(acceptor_config(), "127.0.0.1", 0)
     running.start()
     yield running
     running.stop(grace_seconds=5)

@@ -13,9 +13,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from prometheus_client import start_http_server
 
-from dicom_gateway.ae import build_ae, gateway_address
-from dicom_gateway.server import Gateway
+from dicom_gateway.ae import acceptor_config, gateway_address
 from dicom_gateway.storage import get_storage
+from dicom_gateway.upper_layer import Gateway
 
 logger = logging.getLogger("dicom_gateway")
 
@@ -71,7 +71,7 @@ class Command(BaseCommand):
             start_http_server(port, addr=settings.GATEWAY_METRICS_BIND)
             logger.info("gateway metrics at http://%s:%s/metrics", settings.GATEWAY_METRICS_BIND, port)
 
-        gateway = Gateway(build_ae(), address.host, address.port)
+        gateway = Gateway(acceptor_config(), address.host, address.port)
         gateway.start()
         logger.info("DICOM gateway %s listening on %s:%s", address.ae_title, address.host, gateway.port)
         try:
@@ -85,7 +85,7 @@ class Command(BaseCommand):
     def _supervise(self, processes: int, stop: threading.Event) -> None:
         """Start N listeners on the same port and stop them together.
 
-        Separate processes, not threads: pynetdicom's per-message work holds the
+        Separate processes, not threads: the per-message work holds the
         GIL, so one process uses about one core however many scanners send. If
         a listener dies, the others are stopped gracefully and the command
         fails, so that the process supervisor restarts the whole gateway.

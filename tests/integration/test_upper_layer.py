@@ -1,0 +1,154 @@
+"""The gateway's upper layer against misbehaving peers and pynetdicom's negotiation options, on loopback."""
+
+import dataclasses
+import socket
+import struct
+import time
+
+import pytest
+from pydicom.uid import UID, ImplicitVRLittleEndian
+from pynetdicom import AE, build_context, build_role
+from pynetdicom.pdu import A_ASSOCIATE_RQ
+from pynetdicom.pdu_primitives import A_ASSOCIATE, MaximumLengthNotification
+from pynetdicom.sop_class import CTImageStorage, Verification
+
+from dicom_gateway.ae import acceptor_config
+from dicom_gateway.upper_layer import Gateway
+from tests.integration.conftest import run_dcmtk
+
+pytestmark = pytest.mark.integration
+
+
+def _connect(port: int) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
+def _read_pdu(sock: socket.socket) -> tuple[int, bytes]:
+    header = b""
+    while len(header) < 6:
+        chunk = sock.recv(6 - len(header))
+        if not chunk:
+            return 0, b""
+        header += chunk
+    kind, length = struct.unpack(">BxI", header)
+    body = b""
+    while len(body) < length:
+        body += sock.recv(length - len(body))
+    return kind, body
+
+
+def _associate(port: int, calling: str = "CT_LANDERNEAU") -> socket.socket:
+    """A raw association proposing Verification (context 1), as a scanner's first PDU."""
+    primitive = A_ASSOCIATE()
+    primitive.application_context_name = UID("1.2.840.10008.3.1.1.1")
+    primitive.calling_ae_title = calling
+    primitive.called_ae_title = "TELERADIO"
+    context = build_context(Verification, [ImplicitVRLittleEndian])
+    context.context_id = 1
+    primitive.presentation_context_definition_list = [context]
+    maximum = MaximumLengthNotification()
+    maximum.maximum_length_received = 16384
+    primitive.user_information = [maximum]
+    request = A_ASSOCIATE_RQ()
+    request.from_primitive(primitive)
+    sock = _connect(port)
+    sock.sendall(request.encode())
+    assert _read_pdu(sock)[0] == 0x02  # A-ASSOCIATE-AC
+    return sock
+
+
+def _echo_works(port: int) -> bool:
+    result = run_dcmtk("echoscu", "-aet", "CT_LANDERNEAU", "-aec", "TELERADIO", "127.0.0.1", str(port))
+    return result.returncode == 0
+
+
+def test_bytes_that_are_not_dicom_get_an_abort_and_the_gateway_goes_on(gateway, ct_modality):
+    sock = _connect(gateway.port)
+    sock.sendall(b"GET / HTTP/1.1\r\nHost: gateway\r\n\r\n")
+    kind, body = _read_pdu(sock)
+    assert kind == 0x07 and body[2] == 0x02  # A-ABORT by the service provider
+    sock.close()
+    assert _echo_works(gateway.port)
+
+
+@pytest.mark.parametrize(
+    "pdu",
+    [
+        b"\x09\x00\x00\x00\x00\x02\x00\x00",  # unknown PDU type
+        b"\x01\x00" + struct.pack(">I", 10) + b"\x00" * 10,  # a second A-ASSOCIATE-RQ
+        b"\x04\x00" + struct.pack(">I", 1 << 30),  # a P-DATA-TF announcing 1 GiB
+        b"\x04\x00" + struct.pack(">I", 10) + struct.pack(">IBB", 6, 3, 3) + b"\x00" * 4,  # context 3 not accepted
+    ],
+)
+def test_a_protocol_violation_after_association_is_aborted_and_logged(gateway, ct_modality, pdu, caplog):
+    sock = _associate(gateway.port)
+    sock.sendall(pdu)
+    kind, _body = _read_pdu(sock)
+    assert kind == 0x07
+    assert _read_pdu(sock) == (0, b"")  # then the gateway closes the connection
+    sock.close()
+    assert "association aborted: calling_ae=CT_LANDERNEAU" in caplog.text
+    assert _echo_works(gateway.port)
+
+
+def test_a_release_is_answered_and_the_connection_closed(gateway, ct_modality):
+    sock = _associate(gateway.port)
+    sock.sendall(b"\x05\x00\x00\x00\x00\x04\x00\x00\x00\x00")
+    assert _read_pdu(sock)[0] == 0x06  # A-RELEASE-RP
+    assert _read_pdu(sock) == (0, b"")
+
+
+def test_beyond_the_association_limit_the_rejection_is_transient(transactional_db, ct_modality, settings, tmp_path):
+    settings.STORAGE_ROOT = tmp_path
+    running = Gateway(dataclasses.replace(acceptor_config(), max_associations=1), "127.0.0.1", 0)
+    running.start()
+    try:
+        first = _associate(running.port)
+        ae = AE(ae_title="CT_LANDERNEAU")
+        ae.add_requested_context(Verification)
+        second = ae.associate("127.0.0.1", running.port, ae_title="TELERADIO")
+        assert second.is_rejected
+        assert (second.acceptor.primitive.result, second.acceptor.primitive.diagnostic) == (0x02, 0x02)
+        first.close()
+    finally:
+        running.stop(grace_seconds=1)
+
+
+def test_an_idle_association_is_aborted_after_the_network_timeout(transactional_db, ct_modality, settings, tmp_path):
+    settings.STORAGE_ROOT = tmp_path
+    running = Gateway(dataclasses.replace(acceptor_config(), network_timeout=0.3), "127.0.0.1", 0)
+    running.start()
+    try:
+        sock = _associate(running.port)
+        started = time.monotonic()
+        assert _read_pdu(sock)[0] == 0x07
+        assert time.monotonic() - started < 3
+    finally:
+        running.stop(grace_seconds=1)
+
+
+def test_stopping_waits_for_the_grace_period_then_aborts_what_is_still_open(gateway, ct_modality):
+    sock = _associate(gateway.port)
+    assert gateway.stop(grace_seconds=0.3) == 1
+    assert _read_pdu(sock)[0] == 0x07
+
+
+def test_pynetdicoms_negotiation_options_are_answered(gateway, ct_modality):
+    # A scanner proposing an asynchronous window, role selection and a small PDU still works.
+    ae = AE(ae_title="CT_LANDERNEAU")
+    ae.maximum_pdu_size = 4096
+    ae.add_requested_context(Verification)
+    ae.add_requested_context(CTImageStorage)
+    assoc = ae.associate(
+        "127.0.0.1",
+        gateway.port,
+        ae_title="TELERADIO",
+        ext_neg=[build_role(CTImageStorage, scu_role=True, scp_role=False)],
+    )
+    assert assoc.is_established
+    assert assoc.send_c_echo().Status == 0x0000
+    assert assoc.acceptor.maximum_length == acceptor_config().max_pdu
+    assoc.release()
+    assert assoc.is_released
