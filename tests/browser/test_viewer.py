@@ -154,11 +154,31 @@ def test_a_radiologist_claims_reads_the_stack_and_compares_with_a_prior(page: Pa
           navigation: performance.getEntriesByType('navigation').map(e => e.toJSON()),
           marks: performance.getEntriesByType('mark')
             .map(e => ({name: e.name, startTime: e.startTime, detail: e.detail})),
-          images: performance.getEntriesByType('resource').filter(e => e.name.includes('/dicomweb/wado')).length,
+          images: performance.getEntriesByType('resource').filter(e => e.name.includes('/viewer/images/')).length,
+          wado: performance.getEntriesByType('resource').filter(e => e.name.includes('/dicomweb/wado')).length,
         })"""
     )
     (ARTIFACTS / "viewer-timings.json").write_text(json.dumps(timings, indent=2))
     assert {m["name"] for m in timings["marks"]} >= {"viewer:first-image", "viewer:stack-ready"}
+    # Every image by the signed URLs of the page and of the prior's list; none by WADO-URI.
+    assert timings["images"] == 24 + 12 and timings["wado"] == 0, timings
     # The viewer needs no CSP exception (htmx's indicator style is another matter).
     assert not [e for e in errors if e.startswith("CSP") and ("dwv" in e or "viewer" in e)], errors
     assert not [e for e in errors if e.startswith("viewer:") or "Error" in e], errors
+
+
+def test_a_series_opened_after_its_urls_expired_asks_for_fresh_ones(page: Page, live_server, studies, monkeypatch):
+    current, _prior = studies
+    # The URLs live 3 s: the viewer renews them from two thirds of that on.
+    monkeypatch.setattr("dicom_gateway.viewer_images.MAX_AGE", 3)
+    _login(page, live_server)
+    page.goto(f"{live_server.url}/exams/{current.pk}/")
+    pane = page.locator('[data-pane="current"]')
+    expect(pane).to_have_attribute("data-state", "ready", timeout=15000)
+    page.wait_for_timeout(4500)  # the page's URLs have expired (signing counts whole seconds)
+    with page.expect_response(lambda r: f"/exams/{current.pk}/images/" in r.url) as renewed:
+        page.locator(".series-strip [data-series-id]").first.click()
+    assert renewed.value.ok
+    page.wait_for_function("() => performance.getEntriesByName('viewer:stack-ready').length === 2", timeout=15000)
+    expect(pane).to_have_attribute("data-state", "ready")
+    expect(page.get_by_test_id("current-index")).to_contain_text("Image 1 / 24")
