@@ -2,8 +2,9 @@
 
 ``GET /dicomweb/wado?requestType=WADO&studyUID=…&seriesUID=…&objectUID=…&contentType=application/dicom``
 
-The browser viewer (dwv) loads one URL per instance and wants the plain Part 10
-bytes, which WADO-RS only gives inside a multipart answer. The lookup is the
+For clients that load one URL per instance and want the plain Part 10 bytes,
+which WADO-RS only gives inside a multipart answer (the built-in viewer uses the
+cheaper signed URLs of dicom_gateway.viewer_images, decision 009). The lookup is the
 one of the WADO-RS RetrieveApi (dicomweb_selectors.instance_get_for_user, from
 the user's exams): another site's UIDs are a 404 like unknown ones, audited as
 "dicomweb.denied"; a success is audited as "dicomweb.retrieve". UIDs are only
