@@ -253,6 +253,7 @@ class Bench:
         }
         self.celery: list[subprocess.Popen] = []
         self.py_spy_gil = False
+        self.warm_store = False
 
     def manage(self, *args: str) -> None:
         subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, check=True, capture_output=True)
@@ -277,11 +278,29 @@ class Bench:
             conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
 
     def reset(self) -> None:
-        """Empty the exams and the store, so that every run receives new instances."""
+        """Empty the exams and the store, so that every run receives new instances.
+
+        With ``warm_store``, the store keeps its 65,536 key directories (``ab/cd/``) and
+        loses only its files: a store in service, where nearly every instance lands in a
+        directory that exists. Without it, each run starts from an empty store, and most
+        instances also create (and fsync) their directories.
+        """
         with psycopg.connect(f"{PG}/{DB_NAME}", autocommit=True) as conn:
             conn.execute("TRUNCATE worklist_exam CASCADE")
-        shutil.rmtree(self.storage, ignore_errors=True)
-        self.storage.mkdir(parents=True)
+        if not self.warm_store:
+            shutil.rmtree(self.storage, ignore_errors=True)
+            self.storage.mkdir(parents=True)
+            return
+        if not (self.storage / "ff" / "ff").is_dir():
+            for top in range(256):
+                for leaf in range(256):
+                    (self.storage / f"{top:02x}" / f"{leaf:02x}").mkdir(parents=True, exist_ok=True)
+        for top in os.scandir(self.storage):
+            if top.is_dir() and top.name != "tmp":
+                for leaf in os.scandir(top.path):
+                    for entry in os.scandir(leaf.path):
+                        os.unlink(entry.path)
+        os.sync()
 
     def celery_start(self) -> None:
         with contextlib.suppress(FileNotFoundError):
@@ -651,6 +670,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory-instances", type=int, default=10000, help="0 skips the memory run")
     parser.add_argument("--py-spy", type=Path, metavar="DIR", help="record gateway profiles there (slows it)")
     parser.add_argument("--py-spy-gil", action="store_true", help="with --py-spy: sample the GIL holder only")
+    parser.add_argument(
+        "--warm-store", action="store_true", help="keep the store's key directories between runs (a store in service)"
+    )
     parser.add_argument("--workdir", type=Path, help="keep files there instead of a temporary directory")
     parser.add_argument("--json", type=Path, help="also write the results as JSON")
     args = parser.parse_args(argv)
@@ -676,6 +698,7 @@ def main(argv: list[str] | None = None) -> int:
     _log("studies written; creating the database")
     bench = Bench(workdir, args.quiet_seconds, args.gateway_processes)
     bench.py_spy_gil = args.py_spy_gil
+    bench.warm_store = args.warm_store
     rows: list[Measurement] = []
     delays: list[float] = []
     memory: dict | None = None

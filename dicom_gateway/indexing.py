@@ -106,12 +106,11 @@ def _sex(ds: Dataset) -> str:
     return value if value in {"M", "F", "O"} else ""
 
 
-def index_dataset(ds: Dataset, *, tz_name: str = "Europe/Paris", identifiers_only: bool = False) -> InstanceIndex:
+def index_dataset(ds: Dataset, *, tz_name: str = "Europe/Paris") -> InstanceIndex:
     """Extract the identifiers and the worklist fields of one instance.
 
-    With ``identifiers_only``, the exam and series fields are left empty: the
-    next instances of a series the gateway already indexed need only their
-    identifiers, and decoding the text attributes costs more than storing.
+    (The next instances of a series the gateway already indexed need only their
+    identifiers: dicom_gateway.quickscan reads those without pydicom.)
 
     Raises:
         InvalidDataset: a required UID is missing or malformed.
@@ -121,14 +120,6 @@ def index_dataset(ds: Dataset, *, tz_name: str = "Europe/Paris", identifiers_onl
     study_uid = check_uid(ds.get("StudyInstanceUID"), "StudyInstanceUID")
     series_uid = check_uid(ds.get("SeriesInstanceUID"), "SeriesInstanceUID")
     instance = {"instance_number": _int(ds, "InstanceNumber")}
-    if identifiers_only:
-        return InstanceIndex(
-            study_instance_uid=study_uid,
-            series_instance_uid=series_uid,
-            sop_instance_uid=sop_instance_uid,
-            sop_class_uid=sop_class_uid,
-            instance=instance,
-        )
     modality = _text(ds, "Modality", 16)
     body_part = _text(ds, "BodyPartExamined", 64)
     exam = {

@@ -9,10 +9,13 @@ file is harmless and content-addressed, so a retry reuses it).
 
 from __future__ import annotations
 
+import functools
 import logging
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from io import BytesIO
 
+from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -23,7 +26,8 @@ from pydicom.dataset import Dataset
 from core.services import audit_log
 from dicom_gateway import statuses
 from dicom_gateway.indexing import InstanceIndex, InvalidDataset, index_dataset
-from dicom_gateway.storage import Storage, StorageError, get_storage
+from dicom_gateway.quickscan import scan_identifiers
+from dicom_gateway.storage import Storage, StorageError, StoredObject, get_storage
 from sites.models import Modality
 from worklist.models import Exam, Instance, Priority, Series
 from worklist.states import Status
@@ -115,15 +119,27 @@ def instance_receive(
         DATASET_DOES_NOT_MATCH_SOP_CLASS when the SOP Class differs from the context;
         OUT_OF_RESOURCES when the store or the database failed (the scanner retries).
     """
+    ds: Dataset | None = None
     try:
-        ds = parse_part10(data)
-        index = index_dataset(ds, identifiers_only=True)
-        known = series_cache.get(index.series_instance_uid) if series_cache is not None else None
-        # The one-statement path relies on PostgreSQL's data-modifying CTEs; SQLite
-        # (the zero-install default) always takes the full path.
-        if known is None or known.study_instance_uid != index.study_instance_uid or connection.vendor != "postgresql":
+        # The next instances of a series this association indexed: their identifiers are
+        # read from the bytes (quickscan); the one-statement path relies on PostgreSQL's
+        # data-modifying CTEs, so SQLite (the zero-install default) takes the full path.
+        quick = scan_identifiers(data) if series_cache and connection.vendor == "postgresql" else None
+        known = series_cache.get(quick.series_instance_uid) if quick is not None else None
+        if known is not None and known.study_instance_uid == quick.study_instance_uid:
+            index = InstanceIndex(
+                study_instance_uid=quick.study_instance_uid,
+                series_instance_uid=quick.series_instance_uid,
+                sop_instance_uid=quick.sop_instance_uid,
+                sop_class_uid=quick.sop_class_uid,
+                instance={"instance_number": quick.instance_number},
+            )
+            transfer_syntax = quick.transfer_syntax_uid
+        else:
             known = None
+            ds = parse_part10(data)
             index = index_dataset(ds, tz_name=modality.site.timezone)
+            transfer_syntax = str(getattr(ds.file_meta, "TransferSyntaxUID", "") or "")
     except (InvalidDataset, TruncatedDataset) as exc:
         return ReceiveResult(status=statuses.CANNOT_UNDERSTAND, reason=str(exc))
     except Exception as exc:  # noqa: BLE001 - any parse failure means "cannot understand"
@@ -132,16 +148,13 @@ def instance_receive(
         return ReceiveResult(status=statuses.DATASET_DOES_NOT_MATCH_SOP_CLASS, reason="SOP class mismatch")
 
     storage = storage or get_storage()
-    try:
-        stored = storage.store(data)
-    except StorageError as exc:
-        logger.error("store failed: %s", exc)
-        return ReceiveResult(status=statuses.OUT_OF_RESOURCES, reason=f"storage: {exc}")
-
-    transfer_syntax = str(getattr(ds.file_meta, "TransferSyntaxUID", "") or "")
+    stored = None
     if known is not None:
         try:
-            exam_id = _index_in_known_series(index, known, stored.key, stored.size, transfer_syntax)
+            exam_id, stored = _store_and_index_in_known_series(storage, data, index, known, transfer_syntax)
+        except StorageError as exc:
+            logger.error("store failed: %s", exc)
+            return ReceiveResult(status=statuses.OUT_OF_RESOURCES, reason=f"storage: {exc}")
         except DatabaseError as exc:
             logger.error("index failed: %s", type(exc).__name__)
             return ReceiveResult(status=statuses.OUT_OF_RESOURCES, reason=f"database: {type(exc).__name__}")
@@ -149,7 +162,17 @@ def instance_receive(
             return ReceiveResult(status=statuses.SUCCESS, exam_id=exam_id, created=True, size=stored.size)
         # Not a plain new instance (a re-send, or the rows went away): the full path decides.
         series_cache.pop(index.series_instance_uid, None)
-        index = index_dataset(ds, tz_name=modality.site.timezone)
+        try:
+            ds = parse_part10(data)
+            index = index_dataset(ds, tz_name=modality.site.timezone)
+        except Exception as exc:  # noqa: BLE001 - as above
+            return ReceiveResult(status=statuses.CANNOT_UNDERSTAND, reason=f"unreadable: {type(exc).__name__}")
+    if stored is None:
+        try:
+            stored = storage.store(data)
+        except StorageError as exc:
+            logger.error("store failed: %s", exc)
+            return ReceiveResult(status=statuses.OUT_OF_RESOURCES, reason=f"storage: {exc}")
     for attempt in range(3):
         try:
             result, series_id = _index(index, modality, stored.key, stored.size, transfer_syntax, storage)
@@ -176,7 +199,7 @@ class _ForeignStudy(Exception):
     pass
 
 
-# One statement, so one round trip and its own transaction in autocommit: insert the
+# One statement, so one round trip (committed by the caller once the file is durable): insert the
 # instance unless its SOP Instance UID is known (then nothing happens and the full
 # path handles the re-send), and only if it was inserted, count it in its series and
 # exam. The counters are incremented in SQL, so concurrent associations add up.
@@ -201,6 +224,36 @@ RETURNING id
 """
 
 
+@functools.cache
+def _store_pool() -> ThreadPoolExecutor:
+    # Threads only wait for the disk (fsync releases the GIL); one per possible association.
+    return ThreadPoolExecutor(max_workers=max(2, settings.DICOM_MAX_ASSOCIATIONS), thread_name_prefix="store")
+
+
+def _store_and_index_in_known_series(
+    storage: Storage, data: bytes, index: InstanceIndex, known: KnownSeries, transfer_syntax: str
+) -> tuple[int | None, StoredObject]:
+    """Make the file durable while its index row is written, and commit only once it is.
+
+    The file's write and fsyncs (another thread) overlap the index statement's round
+    trip; the transaction commits after the file is durable, so an index row is
+    never visible, even for a moment, without its file. If the store fails, the
+    transaction rolls back.
+
+    Returns:
+        The exam id (None when the full path must decide), and the stored object.
+    """
+    key = storage.key_for(data)
+    pending = _store_pool().submit(storage.store, data, key)
+    try:
+        with transaction.atomic():  # BEGIN … COMMIT (a savepoint when called in a transaction)
+            exam_id = _index_in_known_series(index, known, key, len(data), transfer_syntax)
+            stored = pending.result()  # a StorageError here rolls the row back
+    finally:
+        wait([pending])  # never leave a write running behind a failure answer
+    return exam_id, stored
+
+
 def _index_in_known_series(
     index: InstanceIndex, known: KnownSeries, key: str, size: int, transfer_syntax: str
 ) -> int | None:
@@ -208,6 +261,7 @@ def _index_in_known_series(
 
     The exam and series rows were found (and their site checked) by ``_index``
     for an earlier instance, so only the instance row and the counters remain.
+    Runs in the caller's transaction (``_store_and_index_in_known_series``).
 
     Returns:
         The exam id, or None when nothing was inserted (the SOP Instance UID is

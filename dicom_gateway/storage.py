@@ -41,7 +41,9 @@ class StorageError(Exception):
 
 
 class Storage(Protocol):
-    def store(self, data: bytes) -> StoredObject: ...
+    def key_for(self, data: bytes) -> str: ...
+
+    def store(self, data: bytes, key: str | None = None) -> StoredObject: ...
 
     def open(self, key: str) -> BinaryIO: ...
 
@@ -68,8 +70,12 @@ class FileSystemStorage:
             raise ValueError("invalid storage key")
         return self.root / key
 
-    def store(self, data: bytes) -> StoredObject:
-        key = key_for(data)
+    def key_for(self, data: bytes) -> str:
+        return key_for(data)
+
+    def store(self, data: bytes, key: str | None = None) -> StoredObject:
+        """Make ``data`` durable under its key (``key``, when the caller already computed it)."""
+        key = key or key_for(data)
         final = self._path(key)
         try:
             if os.stat(final).st_size == len(data):

@@ -1,4 +1,5 @@
 import os
+import time
 from pathlib import Path
 
 import pydicom
@@ -263,14 +264,16 @@ def _series_payloads(count, **overrides):
     ]
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)  # as in the gateway: no outer transaction, no savepoint
 def test_the_next_instances_of_a_known_series_take_one_query(modality, storage, django_assert_num_queries):
     first, second, third = _series_payloads(3)
     cache = {}
     assert instance_receive(data=first, modality=modality, storage=storage, series_cache=cache).new_exam
     assert len(cache) == 1
-    with django_assert_num_queries(1):
+    with django_assert_num_queries(3) as captured:
         result = instance_receive(data=second, modality=modality, storage=storage, series_cache=cache)
+    # One statement, in a transaction that commits once the file is durable.
+    assert [q["sql"].split()[0] for q in captured.captured_queries] == ["BEGIN", "WITH", "COMMIT"]
     assert result.status == statuses.SUCCESS and result.created and result.size == len(second)
     instance_receive(data=third, modality=modality, storage=storage, series_cache=cache)
     exam = Exam.objects.get()
@@ -345,3 +348,67 @@ def test_a_large_image_is_parsed_without_its_pixels_but_its_truncation_is_seen(m
         assert not Exam.objects.exists() and _files(storage) == []
     else:
         assert result.status == statuses.SUCCESS
+
+
+@pytest.mark.django_db
+def test_a_full_disk_on_a_known_series_rolls_its_index_row_back(modality, storage, monkeypatch):
+    first, second = _series_payloads(2)
+    cache = {}
+    instance_receive(data=first, modality=modality, storage=storage, series_cache=cache)
+
+    def full(fd, data):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "write", full)
+    result = instance_receive(data=second, modality=modality, storage=storage, series_cache=cache)
+    assert result.status == statuses.OUT_OF_RESOURCES
+    assert Instance.objects.count() == 1
+    exam = Exam.objects.get()
+    assert (exam.number_of_instances, exam.received_bytes) == (1, len(first))
+    assert Series.objects.get().number_of_instances == 1
+
+
+class _SlowStorage(FileSystemStorage):
+    """A store whose writes wait until the test lets them finish."""
+
+    def __init__(self, root):
+        super().__init__(root)
+        import threading
+
+        self.writing, self.go_on = threading.Event(), threading.Event()
+
+    def store(self, data, key=None):
+        self.writing.set()
+        assert self.go_on.wait(10)
+        return super().store(data, key)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_instance_is_not_visible_before_its_file_is_durable(modality, tmp_path):
+    # The index statement of a known series runs while the file is written, but commits after.
+    import threading
+
+    from django.db import connection
+
+    storage = _SlowStorage(tmp_path / "store")
+    first, second = _series_payloads(2)
+    cache = {}
+    storage.go_on.set()
+    instance_receive(data=first, modality=modality, storage=storage, series_cache=cache)
+    storage.go_on.clear()
+    storage.writing.clear()
+    results = []
+
+    def receive():
+        results.append(instance_receive(data=second, modality=modality, storage=storage, series_cache=cache))
+        connection.close()
+
+    receiver = threading.Thread(target=receive)
+    receiver.start()
+    assert storage.writing.wait(10)
+    time.sleep(0.2)  # the receiver's index statement has had time to run
+    assert Instance.objects.count() == 1  # another connection does not see the second row yet
+    storage.go_on.set()
+    receiver.join(10)
+    assert results[0].status == statuses.SUCCESS
+    assert Instance.objects.count() == 2 and len(_files(storage)) == 2
