@@ -1,6 +1,9 @@
 """The Modality Worklist against dcmtk's findscu and pynetdicom, as scanners query it, on real PostgreSQL."""
 
 import datetime
+import re
+import select
+import threading
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -94,13 +97,13 @@ RETURN_KEYS = [
 ]
 
 
-def findscu(gateway, tmp_path: Path, *keys: str, calling: str = "CT_A"):
+def findscu(gateway, tmp_path: Path, *keys: str, calling: str = "CT_A", options: tuple[str, ...] = ()):
     """findscu -W with ``keys`` (``Keyword=value`` overrides the default return keys); the answers, read back."""
     wanted = {k.split("=")[0]: k for k in RETURN_KEYS}
     wanted.update({k.split("=")[0]: k for k in keys})
     out = tmp_path / f"find{len(list(tmp_path.glob('find*')))}"
     out.mkdir()
-    args = ["-W", "-aet", calling, "-aec", "TELERADIO", "-X", "-od", str(out)]
+    args = ["-W", *options, "-aet", calling, "-aec", "TELERADIO", "-X", "-od", str(out)]
     for key in wanted.values():
         args += ["-k", key]
     result = run_dcmtk("findscu", *args, "127.0.0.1", str(gateway.port))
@@ -309,3 +312,82 @@ def test_a_study_sent_by_storescu_with_the_accession_number_attaches_to_its_requ
     assert request.exam.study_instance_uid == ds.StudyInstanceUID != world.martin.study_instance_uid
     # Site B's request with another accession number is untouched.
     assert ExamRequest.objects.get(pk=world.site_b_request.pk).status == S.SCHEDULED
+
+
+# --- Error paths: the gateway answers with a status and keeps serving. -------------------------
+
+
+def test_an_unexpected_error_answers_unable_to_process_and_the_gateway_keeps_serving(
+    gateway, world, tmp_path, monkeypatch, caplog
+):
+    def broken(**kwargs):
+        raise RuntimeError("database on fire")
+
+    monkeypatch.setattr("dicom_gateway.mwl.mwl_find", broken)
+    with caplog.at_level("ERROR", logger="dicom_gateway"):
+        result, answers = findscu(gateway, tmp_path, options=("--debug",))
+    output = result.stdout + result.stderr
+    assert answers == []
+    # findscu's --debug dumps the final C-FIND-RSP.
+    assert re.search(r"DIMSE Status\s*: 0xc000: Failed: Unable to process", output), output
+    [record] = [r for r in caplog.records if "C-FIND" in r.getMessage()]
+    assert record.levelname == "ERROR" and "CT_A" in record.getMessage()
+    assert record.exc_info and "database on fire" in str(record.exc_info[1])  # with its traceback
+
+    monkeypatch.undo()
+    echo = run_dcmtk("echoscu", "-aet", "CT_A", "-aec", "TELERADIO", "127.0.0.1", str(gateway.port))
+    assert echo.returncode == 0, echo.stdout + echo.stderr
+    result, answers = findscu(gateway, tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert len(answers) == 4
+
+
+def test_a_c_cancel_ends_the_answers_with_a_cancel_status(gateway, world, monkeypatch):
+    """The scanner cancels after the first answer: status 0xFE00, no further answers, the association goes on."""
+    from dicom_gateway import mwl
+
+    real_find = mwl.mwl_find
+    cancel_sent = threading.Event()
+    calls = []
+
+    def answers_until_cancelled(**kwargs):
+        found = real_find(**kwargs)
+        calls.append(len(found))
+        if len(calls) > 1:
+            yield from found
+            return
+        yield found[0]
+        # The next answer is asked for only once the scanner has sent its C-CANCEL and the
+        # gateway's socket has it to read: no race between the two.
+        assert cancel_sent.wait(10)
+        [association] = gateway.server.associations()
+        assert select.select([association.sock], [], [], 10)[0]
+        yield from found[1:]
+
+    monkeypatch.setattr("dicom_gateway.mwl.mwl_find", answers_until_cancelled)
+    ae = AE(ae_title="CT_A")
+    ae.add_requested_context(ModalityWorklistInformationFind)
+    assoc = ae.associate("127.0.0.1", gateway.port, ae_title="TELERADIO")
+    assert assoc.is_established
+    try:
+        query = Dataset()
+        query.PatientName = ""
+        query.AccessionNumber = ""
+        query.ScheduledProcedureStepSequence = [Dataset()]
+        [context] = assoc.accepted_contexts
+        received = []
+        for status, answer in assoc.send_c_find(query, ModalityWorklistInformationFind, msg_id=7):
+            received.append((int(status.Status), answer))
+            if len(received) == 1:
+                assoc.send_c_cancel(7, context.context_id)
+                cancel_sent.set()
+        assert calls == [4]  # four requests were there to answer
+        assert [s for s, _ in received] == [0xFF00, 0xFE00]
+        assert received[0][1].AccessionNumber == world.martin.accession_number  # the first: validated yesterday
+        assert received[1][1] is None
+
+        # The same association answers the next query in full.
+        statuses = [int(s.Status) for s, _ in assoc.send_c_find(query, ModalityWorklistInformationFind, msg_id=8)]
+        assert statuses == [0xFF00] * 4 + [0x0000]
+    finally:
+        assoc.release()
