@@ -13,7 +13,7 @@ app.autodiscover_tasks()
 
 # Periodic sweeps (the database says what is pending; these only re-queue).
 app.conf.beat_schedule = {
-    # every second (EXAM_STABLE_SWEEP_SECONDS): RECEIVING exams quiet for EXAM_QUIET_SECONDS → READY,
+    # every half second (EXAM_STABLE_SWEEP_SECONDS): RECEIVING exams quiet for EXAM_QUIET_SECONDS → READY,
     # and urgent exams still RECEIVING routed at their first instance
     "exams-mark-stable": {
         "task": "worklist.exams_mark_stable",

@@ -13,7 +13,7 @@ def exam_ready_task(exam_id: int) -> bool:
 @shared_task(name="worklist.exams_mark_stable")
 def exams_mark_stable_task() -> int:
     # Studies are matched to their request first: an urgent request makes its exam urgent,
-    # and urgent exams are routed at their first instance by the same one-second sweep.
+    # and urgent exams are routed at their first instance by the same sweep (every half second).
     services.exams_match_requests()
     routed = services.exams_route_urgent_receiving()
     return len(services.exams_mark_stable()) + len(routed)
