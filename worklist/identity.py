@@ -1,8 +1,9 @@
 """Identity vigilance: does the received study's patient match the request's? (pure, no Django)
 
 Names are compared without case, accents, spaces, hyphens or apostrophes
-("Le Gall-Hervé" = "LEGALLHERVE"), the DICOM family name against the request's
-usage name and birth name; birth date, sex and patient ID exactly. An empty
+("Le Gall-Hervé" = "LEGALLHERVE"), ligatures spelt out ("Lœuilliet" =
+"LOEUILLIET"), the DICOM family name against the request's usage name and
+birth name; birth date, sex and patient ID exactly. An empty
 DICOM value is a mismatch only for the patient ID (a scanner that sends no
 name or birth date must still be checked by a person).
 """
@@ -26,8 +27,12 @@ class Identity:
     birth_name: str = ""
 
 
+# Ligatures have no Unicode decomposition, and scanners spell them out: "BŒUF" arrives as "BOEUF".
+_LIGATURES = str.maketrans({"Œ": "OE", "œ": "oe", "Æ": "AE", "æ": "ae", "ß": "ss"})
+
+
 def normalise(name: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", name)
+    decomposed = unicodedata.normalize("NFKD", name.translate(_LIGATURES))
     return "".join(c for c in decomposed if c.isalnum()).upper()
 
 
