@@ -9,6 +9,11 @@ same synthetic files, in one run, to:
 (b) our gateway as it runs in production: ``manage.py run_gateway`` as its own
     process, fsync before every answer, PostgreSQL index, Celery beat + worker
     marking exams READY after the quiet period;
+(d) with ``--receivers …,floor``: the upper layer plus only what "durable before
+    acknowledged" requires of every instance — the gateway's store (temporary file,
+    fsync, rename, directory fsync) and one committed PostgreSQL row — with no
+    parsing and no index: the best any gateway keeping those rules can do on this
+    machine, against which the targets can be judged.
 (c) with ``--receivers …,stack``: the gateway's DICOM upper layer alone
     (``dicom_gateway.upper_layer``, a C-STORE handler that only builds the Part 10
     bytes and answers success: no storage, no index), the ceiling of the gateway;
@@ -528,7 +533,7 @@ def measure_memory(bench: Bench, parts: list[StudyFiles]) -> dict:
 # --- the DICOM stack alone ------------------------------------------------------------------
 
 
-def serve_bare(port: int, stock: bool) -> int:
+def serve_bare(port: int, stock: bool, floor: bool = False) -> int:
     """A C-STORE SCP that receives and answers success, storing and indexing nothing.
 
     Not stock: the gateway's upper layer and connection tuning (what the gateway's
@@ -547,10 +552,26 @@ def serve_bare(port: int, stock: bool) -> int:
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     if not stock:
+        from django.db import connection, transaction
+
+        from dicom_gateway.storage import get_storage
+
+        storage = get_storage()
 
         def receive(stats, *, abstract_syntax, sop_class_uid, sop_instance_uid, transfer_syntax, dataset) -> int:
-            handlers.part10_header(sop_class_uid, sop_instance_uid, transfer_syntax) + dataset
+            data = handlers.part10_header(sop_class_uid, sop_instance_uid, transfer_syntax) + dataset
+            if floor:
+                stored = storage.store(data)
+                with transaction.atomic(), connection.cursor() as cursor:
+                    cursor.execute(
+                        "INSERT INTO bench_floor (storage_key) VALUES (%s) ON CONFLICT DO NOTHING", [stored.key]
+                    )
             return 0x0000
+
+        if floor:
+            with connection.cursor() as cursor:
+                cursor.execute("CREATE TABLE IF NOT EXISTS bench_floor (storage_key varchar(80) PRIMARY KEY)")
+                cursor.execute("TRUNCATE bench_floor")
 
         handlers.store = receive
         handlers.association_requested = lambda calling_ae, peer_ip: handlers.AssociationStats(calling_ae, peer_ip)
@@ -581,10 +602,13 @@ def serve_bare(port: int, stock: bool) -> int:
     return 0
 
 
-def measure_bare(bench: Bench, studies: list[StudyFiles], stock: bool) -> tuple[float, float]:
+def measure_bare(bench: Bench, studies: list[StudyFiles], stock: bool, floor: bool = False) -> tuple[float, float]:
     """Seconds to receive the studies, and the receiver's CPU seconds meanwhile."""
     port = free_port()
-    args = [sys.executable, "-m", "benchmarks.ingest", "--serve-bare", str(port)] + (["--stock"] if stock else [])
+    if floor:
+        bench.reset()  # an empty store (or one with its key directories only), as for the gateway
+    args = [sys.executable, "-m", "benchmarks.ingest", "--serve-bare", str(port)]
+    args += ["--stock"] if stock else ["--floor"] if floor else []
     log = (bench.workdir / "bare.log").open("a")
     process = subprocess.Popen(args, cwd=ROOT, env=bench.env, stdout=log, stderr=log)
     try:
@@ -658,10 +682,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--receivers",
         default="storescp,stack,gateway",
-        help="comma-separated, in order: storescp (the reference), stack, pynetdicom-stock, gateway",
+        help="comma-separated, in order: storescp (the reference), stack, floor, pynetdicom-stock, gateway",
     )
     parser.add_argument("--serve-bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
     parser.add_argument("--stock", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--floor", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--scanners", default="1,4", help="comma-separated numbers of scanners sending at once")
     parser.add_argument("--quick", action="store_true", help="a tenth of the instances (smoke run)")
     parser.add_argument("--gateway-processes", type=int, default=1, help="run_gateway --processes N")
@@ -677,7 +702,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the results as JSON")
     args = parser.parse_args(argv)
     if args.serve_bare:
-        return serve_bare(args.serve_bare, args.stock)
+        return serve_bare(args.serve_bare, args.stock, args.floor)
     receivers = [r for r in args.receivers.split(",") if r]
 
     shapes = [s for s in args.shapes.split(",") if s]
@@ -716,8 +741,10 @@ def main(argv: list[str] | None = None) -> int:
                         if receiver == "storescp":
                             runs.append(measure_storescp(workdir, studies))
                             _log(f"  {runs[-1]:.2f} s")
-                        elif receiver in ("stack", "pynetdicom-stock"):
-                            seconds, cpu_seconds = measure_bare(bench, studies, stock=receiver == "pynetdicom-stock")
+                        elif receiver in ("stack", "floor", "pynetdicom-stock"):
+                            seconds, cpu_seconds = measure_bare(
+                                bench, studies, stock=receiver == "pynetdicom-stock", floor=receiver == "floor"
+                            )
                             runs.append(seconds)
                             cpu.append(cpu_seconds)
                             _log(f"  {seconds:.2f} s, receiver CPU {cpu_seconds:.2f} s")
