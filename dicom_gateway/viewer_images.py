@@ -16,9 +16,10 @@ user still active (logout and deactivation revoke at once), and streams the
 file. A UID of another series, of any site, is a 404, audited too. UIDs are only
 compared in SQL; the file is opened through the row's storage key.
 
-Why: the WADO-URI view costs ~22 ms per image in-process (DRF, session, user,
-scoped lookup, an audit row); for a 300-image CT that was most of the whole
-stack's 7.8 s (docs/benchmarks.md, "Viewer (issue #6)"). What is given up: a
+Why: the WADO-URI view costs 4.4–5.8 ms of CPU and 4 queries per image
+in-process (DRF, session, user, scoped lookup, an audit row) against 1.8–2.5 ms
+and one query here; under gunicorn with Chromium on the same cores, that was
+most of a 300-image CT's 7.8 s (docs/benchmarks.md, "Viewer (issue #6)"). What is given up: a
 credential withdrawn while a token lives is not re-checked for those
 ``MAX_AGE`` seconds (the token covers only the series that was in scope when
 the page was drawn). WADO-URI and DICOMweb stay scoped and audited per request
