@@ -106,11 +106,16 @@ def exam_events_for_exam(*, exam: Exam) -> QuerySet[ExamEvent]:
     return exam.events.select_related("actor").order_by("at", "id")
 
 
+def radiologist_users_for_site(*, site: Site, day: datetime.date | None = None) -> QuerySet[User]:
+    """Active accounts of the radiologists credentialed for ``site`` on ``day`` (default: today there)."""
+    day = day or timezone.localtime(timezone=zoneinfo.ZoneInfo(site.timezone)).date()
+    valid = Credential.objects.filter(credential_valid_q(day), site_id=site.pk).values("radiologist__user_id")
+    return User.objects.filter(pk__in=valid, is_active=True, role=Role.RADIOLOGIST).order_by("last_name", "first_name")
+
+
 def radiologist_users_for_exam(*, exam: Exam, day: datetime.date | None = None) -> QuerySet[User]:
     """Accounts of the radiologists credentialed for the exam's site: the targets of a reassignment."""
-    day = day or timezone.localtime(timezone=zoneinfo.ZoneInfo(exam.site.timezone)).date()
-    valid = Credential.objects.filter(credential_valid_q(day), site_id=exam.site_id).values("radiologist__user_id")
-    return User.objects.filter(pk__in=valid, is_active=True, role=Role.RADIOLOGIST).order_by("last_name", "first_name")
+    return radiologist_users_for_site(site=exam.site, day=day)
 
 
 def exam_in_pool(exam: Exam) -> bool:

@@ -27,8 +27,8 @@ from pydicom.uid import generate_uid
 
 from core.exceptions import ApplicationError, ConflictError
 from core.services import audit_log, notify
-from sites.models import Credential, Ght, Role, Site, Subspecialty, User
-from sites.selectors import credential_valid_q, technologist_users_for_site, user_is_technologist_of
+from sites.models import Ght, Role, Site, Subspecialty, User
+from sites.selectors import technologist_users_for_site, user_is_technologist_of
 from worklist import identity
 from worklist.defaults import DEFAULT_CATALOGUE
 from worklist.models import (
@@ -41,19 +41,13 @@ from worklist.models import (
     RequestDocument,
 )
 from worklist.routing import route
-from worklist.selectors import routing_inputs_for_exam
+from worklist.selectors import radiologist_users_for_site, routing_inputs_for_exam
 from worklist.services.exams import NotPermitted
 from worklist.states import Status
 
 logger = logging.getLogger(__name__)
 
 S = ExamRequest.Status
-
-
-def _credentialed_readers(site: Site) -> list[User]:
-    day = timezone.localdate()
-    valid = Credential.objects.filter(credential_valid_q(day), site=site).values("radiologist__user_id")
-    return list(User.objects.filter(pk__in=valid, is_active=True, role=Role.RADIOLOGIST))
 
 
 def _deadline(request: ExamRequest, at: datetime.datetime) -> datetime.datetime:
@@ -93,7 +87,7 @@ def _notify_validators(request: ExamRequest, text: str) -> None:
         notify(users=[request.assigned_to], text=text, link=link)
     else:
         admins = User.objects.filter(role=Role.GHT_ADMIN, ght_id=request.site.ght_id, is_active=True)
-        notify(users=[*_credentialed_readers(request.site), *admins], text=text, link=link)
+        notify(users=[*radiologist_users_for_site(site=request.site), *admins], text=text, link=link)
 
 
 @transaction.atomic
@@ -132,7 +126,7 @@ def exam_request_create(*, by: User, site: Site, values: dict, at: datetime.date
 
 
 def _may_validate(user: User, request: ExamRequest) -> bool:
-    return user.role == Role.RADIOLOGIST and any(u.pk == user.pk for u in _credentialed_readers(request.site))
+    return user.role == Role.RADIOLOGIST and radiologist_users_for_site(site=request.site).filter(pk=user.pk).exists()
 
 
 def _accession_number(request: ExamRequest) -> str:
