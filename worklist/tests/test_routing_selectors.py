@@ -82,3 +82,25 @@ def test_it_computes_the_patients_age_on_the_study_date(site_a):
         study_datetime=datetime.datetime(2026, 1, 15, 1, 0, tzinfo=UTC),
     )
     assert routing_inputs_for_exam(exam=exam, at=AT).exam.patient_age_years == 9
+
+
+@pytest.mark.django_db
+def test_who_may_read_for_a_site_is_decided_on_the_sites_own_date():
+    # 02:30 in Paris on 1 March is still 28 February in Cayenne (UTC-3): a credential
+    # that ends on 28 February still lets a Guyane radiologist validate there.
+    import datetime
+
+    from freezegun import freeze_time
+
+    from sites.tests.factories import CredentialFactory, RadiologistFactory, SiteFactory
+    from worklist.selectors import radiologist_users_for_site
+
+    cayenne = SiteFactory(name="CH Cayenne", timezone="America/Cayenne")
+    rad = RadiologistFactory()
+    CredentialFactory(
+        radiologist=rad, site=cayenne, valid_from=datetime.date(2027, 1, 1), valid_until=datetime.date(2027, 2, 28)
+    )
+    with freeze_time("2027-03-01T01:30:00Z"):  # 02:30 on 1 March in Paris, 22:30 on 28 February in Cayenne
+        assert list(radiologist_users_for_site(site=cayenne)) == [rad.user]
+    with freeze_time("2027-03-01T12:00:00Z"):  # 1 March in both zones
+        assert list(radiologist_users_for_site(site=cayenne)) == []
