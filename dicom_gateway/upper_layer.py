@@ -272,7 +272,8 @@ class Association:
 
     def send_message(self, context_id: int, command: bytes, dataset: bytes | None = None) -> None:
         """Send a command set (and dataset) as P-DATA-TF PDUs within the peer's maximum length."""
-        chunk = (self.peer_max_pdu - 6) if self.peer_max_pdu else 1 << 30
+        # A peer announcing less than a PDV header's worth still gets one byte per fragment.
+        chunk = max(self.peer_max_pdu - 6, 1) if self.peer_max_pdu else 1 << 30
         pdus = []
         for data, kind in ((command, 0x01), (dataset, 0x00)):
             if data is None:
@@ -391,6 +392,10 @@ class Association:
             logger.info("association ended by the peer: calling_ae=%s peer=%s (%s)", self._calling(), self.peer_ip, exc)
         except OSError as exc:
             logger.info("association connection lost: calling_ae=%s peer=%s (%s)", self._calling(), self.peer_ip, exc)
+        except Exception:
+            # A defect of ours: the scanner gets an A-ABORT (it will retry), never a silent hang.
+            logger.exception("association failed: calling_ae=%s peer=%s", self._calling(), self.peer_ip)
+            self.abort(ABORT_BY_PROVIDER, REASON_NOT_SPECIFIED)
         finally:
             handlers.association_closed(self.stats)
             with contextlib.suppress(OSError):

@@ -13,7 +13,17 @@ from pynetdicom.pdu_primitives import A_ASSOCIATE, MaximumLengthNotification
 from pynetdicom.sop_class import CTImageStorage, Verification
 
 from dicom_gateway.ae import acceptor_config
-from dicom_gateway.upper_layer import Gateway
+from dicom_gateway.upper_layer import (
+    COMMAND_FIELD,
+    DATASET_TYPE,
+    MESSAGE_ID,
+    STATUS,
+    Gateway,
+    MessageAssembler,
+    command_us,
+    encode_command,
+    us,
+)
 from tests.integration.conftest import run_dcmtk
 
 pytestmark = pytest.mark.integration
@@ -39,7 +49,7 @@ def _read_pdu(sock: socket.socket) -> tuple[int, bytes]:
     return kind, body
 
 
-def _associate(port: int, calling: str = "CT_LANDERNEAU") -> socket.socket:
+def _associate(port: int, calling: str = "CT_LANDERNEAU", max_pdu: int = 16384) -> socket.socket:
     """A raw association proposing Verification (context 1), as a scanner's first PDU."""
     primitive = A_ASSOCIATE()
     primitive.application_context_name = UID("1.2.840.10008.3.1.1.1")
@@ -49,7 +59,7 @@ def _associate(port: int, calling: str = "CT_LANDERNEAU") -> socket.socket:
     context.context_id = 1
     primitive.presentation_context_definition_list = [context]
     maximum = MaximumLengthNotification()
-    maximum.maximum_length_received = 16384
+    maximum.maximum_length_received = max_pdu
     primitive.user_information = [maximum]
     request = A_ASSOCIATE_RQ()
     request.from_primitive(primitive)
@@ -152,3 +162,34 @@ def test_pynetdicoms_negotiation_options_are_answered(gateway, ct_modality):
     assert assoc.acceptor.maximum_length == acceptor_config().max_pdu
     assoc.release()
     assert assoc.is_released
+
+
+ECHO_RQ = encode_command([(COMMAND_FIELD, us(0x0030)), (MESSAGE_ID, us(5)), (DATASET_TYPE, us(0x0101))])
+
+
+@pytest.mark.parametrize("max_pdu", [4, 64, 0])  # less than a PDV header, small, unlimited
+def test_answers_respect_the_peers_maximum_pdu_length(gateway, ct_modality, max_pdu):
+    sock = _associate(gateway.port, max_pdu=max_pdu)
+    pdv = struct.pack(">IBB", len(ECHO_RQ) + 2, 1, 0x03) + ECHO_RQ
+    sock.sendall(struct.pack(">BxI", 0x04, len(pdv)) + pdv)
+    assembler, answers = MessageAssembler({1: (Verification, ImplicitVRLittleEndian)}), []
+    while not answers:
+        kind, body = _read_pdu(sock)
+        assert kind == 0x04 and (max_pdu == 0 or len(body) <= max(max_pdu, 7))
+        answers = assembler.feed(bytearray(body))
+    assert command_us(answers[0].command, STATUS) == 0x0000
+    assert command_us(answers[0].command, COMMAND_FIELD) == 0x8030
+
+
+def test_a_defect_in_the_gateway_aborts_the_association_with_a_log_line(gateway, ct_modality, monkeypatch, caplog):
+    from dicom_gateway import handlers
+
+    def broken(stats):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(handlers, "echo", broken)
+    sock = _associate(gateway.port)
+    pdv = struct.pack(">IBB", len(ECHO_RQ) + 2, 1, 0x03) + ECHO_RQ
+    sock.sendall(struct.pack(">BxI", 0x04, len(pdv)) + pdv)
+    assert _read_pdu(sock)[0] == 0x07
+    assert "association failed: calling_ae=CT_LANDERNEAU" in caplog.text
