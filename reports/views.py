@@ -49,11 +49,14 @@ def _holds(user, exam: Exam) -> bool:
 
 
 def report_editor_context(*, request: HttpRequest, exam: Exam) -> dict:
-    """What reports/_editor.html needs; starts the draft when the user holds the exam."""
+    """What reports/_editor.html needs; an unsaved draft when the user holds the exam and there is no report.
+
+    A GET writes nothing: the first POST (autosave, template, signature) creates the report.
+    """
     user = request.user
     report = report_for_exam(exam=exam)
     if report is None and _holds(user, exam):
-        report = services.report_get_or_create_draft(exam=exam, by=user)
+        report = services.report_draft_preview(exam=exam, by=user)
     context: dict = {
         "exam": exam,
         "report": report,
@@ -96,7 +99,7 @@ def report_panel(request: HttpRequest, pk: int) -> HttpResponse:
     exam = exam_or_denied(request, pk)
     context = report_editor_context(request=request, exam=exam)
     report = context["report"]
-    if report is not None:
+    if report is not None and report.pk:
         audit_log(action="report.view", request=request, obj=report, detail={"exam": exam.pk, "page": "panel"})
     context["next_url"] = reverse("exam_detail", args=[exam.pk])
     response = render(request, "reports/_panel.html", context)
@@ -109,7 +112,8 @@ def report_page(request: HttpRequest, pk: int) -> HttpResponse:
     exam = exam_or_denied(request, pk)
     context = report_editor_context(request=request, exam=exam)
     report = context["report"]
-    audit_log(action="report.view", request=request, obj=report or exam, detail={"exam": exam.pk})
+    saved = report if report is not None and report.pk else None
+    audit_log(action="report.view", request=request, obj=saved or exam, detail={"exam": exam.pk})
     return render(request, "reports/report_page.html", context)
 
 
@@ -120,17 +124,26 @@ def _report_or_404(exam: Exam) -> Report:
     return report
 
 
+def _report_to_write(exam: Exam, user) -> Report:
+    """The exam's report, created on this first write if the editor only showed a preview.
+
+    Raises:
+        NotPermitted: there is no report yet and ``user`` does not hold the exam.
+    """
+    return report_for_exam(exam=exam) or services.report_get_or_create_draft(exam=exam, by=user)
+
+
 @login_required
 @require_POST
 def report_autosave(request: HttpRequest, pk: int) -> JsonResponse:
     """Save the draft (called by static/js/report_editor.js every few seconds and on blur)."""
     exam = exam_or_denied(request, pk)
-    report = _report_or_404(exam)
     form = ReportDraftForm(request.POST, instance=Report(exam=exam))
     if not form.is_valid():
         return JsonResponse({"message": _("Brouillon invalide."), "extra": form.errors}, status=400)
     values = {field: form.cleaned_data[field] for field in services.EDITABLE_FIELDS}
     try:
+        report = _report_to_write(exam, request.user)
         report = services.report_save_draft(
             report=report, by=request.user, revision=form.cleaned_data["revision"], values=values
         )
@@ -159,14 +172,13 @@ def _back(exam: Exam, request: HttpRequest | None = None) -> HttpResponse:
 @require_POST
 def report_apply_template(request: HttpRequest, pk: int) -> HttpResponse:
     exam = exam_or_denied(request, pk)
-    report = _report_or_404(exam)
     form = TemplateChoiceForm(request.POST, templates=report_template_list_for_user(user=request.user, exam=exam))
     if not form.is_valid():
         messages.error(request, _("Choisissez un modèle."))
         return _back(exam, request)
     try:
         services.report_apply_template(
-            report=report,
+            report=_report_to_write(exam, request.user),
             template=form.cleaned_data["template"],
             by=request.user,
             revision=form.cleaned_data["revision"],
@@ -182,14 +194,13 @@ def report_apply_template(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def report_sign(request: HttpRequest, pk: int) -> HttpResponse:
     exam = exam_or_denied(request, pk)
-    report = _report_or_404(exam)
     form = SignForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("Formulaire de signature invalide : rechargez la page."))
         return _back(exam, request)
     try:
         services.report_sign(
-            report=report,
+            report=_report_to_write(exam, request.user),
             by=request.user,
             password=form.cleaned_data["password"],
             revision=form.cleaned_data["revision"],

@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from core.exceptions import ApplicationError, ConflictError
 from core.services import audit_log, notify
 from reports.models import OpinionRequest, Report
-from reports.services.reports import report_save_draft
+from reports.services.reports import report_get_or_create_draft, report_save_draft
 from sites.models import Role, Subspecialty, User
 from worklist.models import Exam, ExamEvent, Priority
 from worklist.routing import Rule, route
@@ -161,7 +161,8 @@ def opinion_cite_in_report(*, opinion: OpinionRequest, by: User, revision: int) 
     """Append the expert's answer to the findings of the draft report (the holder only)."""
     if opinion.status != OpinionRequest.Status.ANSWERED:
         raise ApplicationError(_("Cet avis n'a pas encore de réponse."))
-    report = Report.objects.select_related("exam").get(exam_id=opinion.exam_id)
+    # The reader may cite before the first autosave: the draft starts here then (holder only).
+    report = report_get_or_create_draft(exam=opinion.exam, by=by)
     local = timezone.localtime(opinion.answered_at, zoneinfo.ZoneInfo(report.exam.site.timezone))
     # Report text is French whatever the reader's interface language.
     quote = f"Avis de {opinion.expert} ({local:%d/%m/%Y %H:%M}) : {opinion.answer}"

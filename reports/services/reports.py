@@ -139,6 +139,24 @@ def _indication_text(exam: Exam) -> str:
 
 
 @transaction.atomic
+def _draft_defaults(exam: Exam, by: User) -> dict[str, Any]:
+    return {
+        "author": by,
+        "indication": _indication_text(exam),
+        "technique": _technique_text(exam),
+        "dose": dose_text(exam_dose(exam=exam)),
+    }
+
+
+def report_draft_preview(*, exam: Exam, by: User) -> Report:
+    """The draft its reader would start, not saved: what the editor shows before the first save.
+
+    Opening the editor (a GET) writes nothing; the first autosave, template or
+    signature (POSTs) creates the report through ``report_get_or_create_draft``.
+    """
+    return Report(exam=exam, **_draft_defaults(exam, by))
+
+
 def report_get_or_create_draft(*, exam: Exam, by: User) -> Report:
     """The exam's report; created for its reader with the request's question, technique and dose filled in.
 
@@ -149,15 +167,7 @@ def report_get_or_create_draft(*, exam: Exam, by: User) -> Report:
     if existing is not None:
         return existing
     _require_holder(exam=exam, by=by)
-    report, created = Report.objects.get_or_create(
-        exam=exam,
-        defaults={
-            "author": by,
-            "indication": _indication_text(exam),
-            "technique": _technique_text(exam),
-            "dose": dose_text(exam_dose(exam=exam)),
-        },
-    )
+    report, created = Report.objects.get_or_create(exam=exam, defaults=_draft_defaults(exam, by))
     if created:
         audit_log(action="report.create", user=by, obj=report, detail={"exam": exam.pk})
     return report
