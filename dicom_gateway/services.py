@@ -119,7 +119,6 @@ def instance_receive(
         DATASET_DOES_NOT_MATCH_SOP_CLASS when the SOP Class differs from the context;
         OUT_OF_RESOURCES when the store or the database failed (the scanner retries).
     """
-    ds: Dataset | None = None
     try:
         # The next instances of a series this association indexed: their identifiers are
         # read from the bytes (quickscan); the one-statement path relies on PostgreSQL's
@@ -137,13 +136,9 @@ def instance_receive(
             transfer_syntax = quick.transfer_syntax_uid
         else:
             known = None
-            ds = parse_part10(data)
-            index = index_dataset(ds, tz_name=modality.site.timezone)
-            transfer_syntax = str(getattr(ds.file_meta, "TransferSyntaxUID", "") or "")
-    except (InvalidDataset, TruncatedDataset) as exc:
-        return ReceiveResult(status=statuses.CANNOT_UNDERSTAND, reason=str(exc))
+            index, transfer_syntax = _read_whole(data, modality.site.timezone)
     except Exception as exc:  # noqa: BLE001 - any parse failure means "cannot understand"
-        return ReceiveResult(status=statuses.CANNOT_UNDERSTAND, reason=f"unreadable: {type(exc).__name__}")
+        return _cannot_understand(exc)
     if abstract_syntax and index.sop_class_uid != abstract_syntax:
         return ReceiveResult(status=statuses.DATASET_DOES_NOT_MATCH_SOP_CLASS, reason="SOP class mismatch")
 
@@ -153,8 +148,7 @@ def instance_receive(
         try:
             exam_id, stored = _store_and_index_in_known_series(storage, data, index, known, transfer_syntax)
         except StorageError as exc:
-            logger.error("store failed: %s", exc)
-            return ReceiveResult(status=statuses.OUT_OF_RESOURCES, reason=f"storage: {exc}")
+            return _storage_failed(exc)
         except DatabaseError as exc:
             logger.error("index failed: %s", type(exc).__name__)
             return ReceiveResult(status=statuses.OUT_OF_RESOURCES, reason=f"database: {type(exc).__name__}")
@@ -163,16 +157,14 @@ def instance_receive(
         # Not a plain new instance (a re-send, or the rows went away): the full path decides.
         series_cache.pop(index.series_instance_uid, None)
         try:
-            ds = parse_part10(data)
-            index = index_dataset(ds, tz_name=modality.site.timezone)
+            index, _ = _read_whole(data, modality.site.timezone)
         except Exception as exc:  # noqa: BLE001 - as above
-            return ReceiveResult(status=statuses.CANNOT_UNDERSTAND, reason=f"unreadable: {type(exc).__name__}")
+            return _cannot_understand(exc)
     if stored is None:
         try:
             stored = storage.store(data)
         except StorageError as exc:
-            logger.error("store failed: %s", exc)
-            return ReceiveResult(status=statuses.OUT_OF_RESOURCES, reason=f"storage: {exc}")
+            return _storage_failed(exc)
     for attempt in range(3):
         try:
             result, series_id = _index(index, modality, stored.key, stored.size, transfer_syntax, storage)
@@ -193,6 +185,22 @@ def instance_receive(
             logger.error("index failed: %s", type(exc).__name__)
             return ReceiveResult(status=statuses.OUT_OF_RESOURCES, reason=f"database: {type(exc).__name__}")
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _read_whole(data: bytes, tz_name: str) -> tuple[InstanceIndex, str]:
+    """pydicom's reading: every index field, and the transfer syntax."""
+    ds = parse_part10(data)
+    return index_dataset(ds, tz_name=tz_name), str(getattr(ds.file_meta, "TransferSyntaxUID", "") or "")
+
+
+def _cannot_understand(exc: Exception) -> ReceiveResult:
+    reason = str(exc) if isinstance(exc, InvalidDataset | TruncatedDataset) else f"unreadable: {type(exc).__name__}"
+    return ReceiveResult(status=statuses.CANNOT_UNDERSTAND, reason=reason)
+
+
+def _storage_failed(exc: StorageError) -> ReceiveResult:
+    logger.error("store failed: %s", exc)
+    return ReceiveResult(status=statuses.OUT_OF_RESOURCES, reason=f"storage: {exc}")
 
 
 class _ForeignStudy(Exception):
