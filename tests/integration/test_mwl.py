@@ -1,5 +1,6 @@
 """The Modality Worklist against dcmtk's findscu and pynetdicom, as scanners query it, on real PostgreSQL."""
 
+import contextlib
 import datetime
 import re
 import select
@@ -203,28 +204,31 @@ def test_an_unknown_ae_is_rejected_at_association(gateway, world, tmp_path):
     assert not AuditEvent.objects.filter(action="mwl.find").exists()
 
 
-def test_only_the_worklist_is_offered_not_query_retrieve(gateway, world):
-    from pynetdicom.sop_class import PatientRootQueryRetrieveInformationModelFind
-
+@contextlib.contextmanager
+def _scanner(gateway, *contexts: str):
+    """pynetdicom as the scanner CT_A, associated with the gateway for ``contexts`` (the MWL by default)."""
     ae = AE(ae_title="CT_A")
-    ae.add_requested_context(PatientRootQueryRetrieveInformationModelFind)
-    ae.add_requested_context(ModalityWorklistInformationFind)
+    for context in contexts or (ModalityWorklistInformationFind,):
+        ae.add_requested_context(context)
     assoc = ae.associate("127.0.0.1", gateway.port, ae_title="TELERADIO")
+    assert assoc.is_established
     try:
-        assert assoc.is_established
-        accepted = {cx.abstract_syntax for cx in assoc.accepted_contexts}
-        assert accepted == {ModalityWorklistInformationFind}
+        yield assoc
     finally:
         assoc.release()
 
 
+def test_only_the_worklist_is_offered_not_query_retrieve(gateway, world):
+    from pynetdicom.sop_class import PatientRootQueryRetrieveInformationModelFind
+
+    with _scanner(gateway, PatientRootQueryRetrieveInformationModelFind, ModalityWorklistInformationFind) as assoc:
+        accepted = {cx.abstract_syntax for cx in assoc.accepted_contexts}
+        assert accepted == {ModalityWorklistInformationFind}
+
+
 @pytest.mark.filterwarnings("ignore:Invalid value for VR DA")
 def test_pynetdicom_as_a_scanner_with_accents_and_a_bad_date(gateway, world):
-    ae = AE(ae_title="CT_A")
-    ae.add_requested_context(ModalityWorklistInformationFind)
-    assoc = ae.associate("127.0.0.1", gateway.port, ae_title="TELERADIO")
-    assert assoc.is_established
-    try:
+    with _scanner(gateway) as assoc:
         query = Dataset()
         query.SpecificCharacterSet = "ISO_IR 192"
         query.PatientName = "*^hélène"
@@ -243,8 +247,6 @@ def test_pynetdicom_as_a_scanner_with_accents_and_a_bad_date(gateway, world):
         bad.ScheduledProcedureStepSequence[0].ScheduledProcedureStepStartDate = "2026"
         statuses = [int(status.Status) for status, _ in assoc.send_c_find(bad, ModalityWorklistInformationFind)]
         assert statuses == [0xA900]
-    finally:
-        assoc.release()
 
 
 def test_the_simulator_reads_the_worklist_like_a_scanner(gateway, world):
@@ -365,11 +367,7 @@ def test_a_c_cancel_ends_the_answers_with_a_cancel_status(gateway, world, monkey
         yield from found[1:]
 
     monkeypatch.setattr("dicom_gateway.mwl.mwl_find", answers_until_cancelled)
-    ae = AE(ae_title="CT_A")
-    ae.add_requested_context(ModalityWorklistInformationFind)
-    assoc = ae.associate("127.0.0.1", gateway.port, ae_title="TELERADIO")
-    assert assoc.is_established
-    try:
+    with _scanner(gateway) as assoc:
         query = Dataset()
         query.PatientName = ""
         query.AccessionNumber = ""
@@ -389,5 +387,3 @@ def test_a_c_cancel_ends_the_answers_with_a_cancel_status(gateway, world, monkey
         # The same association answers the next query in full.
         statuses = [int(s.Status) for s, _ in assoc.send_c_find(query, ModalityWorklistInformationFind, msg_id=8)]
         assert statuses == [0xFF00] * 4 + [0x0000]
-    finally:
-        assoc.release()
