@@ -167,11 +167,16 @@ def test_pynetdicoms_negotiation_options_are_answered(gateway, ct_modality):
 ECHO_RQ = encode_command([(COMMAND_FIELD, us(0x0030)), (MESSAGE_ID, us(5)), (DATASET_TYPE, us(0x0101))])
 
 
+def _send_echo(sock: socket.socket) -> None:
+    """A C-ECHO-RQ on presentation context 1, in one P-DATA-TF."""
+    pdv = struct.pack(">IBB", len(ECHO_RQ) + 2, 1, 0x03) + ECHO_RQ
+    sock.sendall(struct.pack(">BxI", 0x04, len(pdv)) + pdv)
+
+
 @pytest.mark.parametrize("max_pdu", [4, 64, 0])  # less than a PDV header, small, unlimited
 def test_answers_respect_the_peers_maximum_pdu_length(gateway, ct_modality, max_pdu):
     sock = _associate(gateway.port, max_pdu=max_pdu)
-    pdv = struct.pack(">IBB", len(ECHO_RQ) + 2, 1, 0x03) + ECHO_RQ
-    sock.sendall(struct.pack(">BxI", 0x04, len(pdv)) + pdv)
+    _send_echo(sock)
     assembler, answers = MessageAssembler({1: (Verification, ImplicitVRLittleEndian)}), []
     while not answers:
         kind, body = _read_pdu(sock)
@@ -189,7 +194,6 @@ def test_a_defect_in_the_gateway_aborts_the_association_with_a_log_line(gateway,
 
     monkeypatch.setattr(handlers, "echo", broken)
     sock = _associate(gateway.port)
-    pdv = struct.pack(">IBB", len(ECHO_RQ) + 2, 1, 0x03) + ECHO_RQ
-    sock.sendall(struct.pack(">BxI", 0x04, len(pdv)) + pdv)
+    _send_echo(sock)
     assert _read_pdu(sock)[0] == 0x07
     assert "association failed: calling_ae=CT_LANDERNEAU" in caplog.text
