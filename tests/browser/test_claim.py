@@ -4,17 +4,11 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from sites.tests.factories import CredentialFactory, RadiologistFactory
+from tests.browser.helpers import login
 from worklist.models import Exam
 from worklist.tests.factories import ExamFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _login(page: Page, live_server, username: str) -> None:
-    page.goto(f"{live_server.url}/")
-    page.get_by_label("Identifiant").fill(username)
-    page.get_by_label("Mot de passe").fill("password")
-    page.get_by_role("button", name="Se connecter").click()
 
 
 def test_a_claim_leaves_the_colleagues_pool_within_5_s_and_a_stale_claim_is_refused(
@@ -28,14 +22,14 @@ def test_a_claim_leaves_the_colleagues_pool_within_5_s_and_a_stale_claim_is_refu
     other = browser.new_context(**browser_context_args)
     try:
         colleague = other.new_page()
-        _login(colleague, live_server, "colleague")
+        login(colleague, live_server, "colleague")
         colleague.goto(f"{live_server.url}/worklist/")
         expect(colleague.get_by_test_id("pool").locator(row)).to_be_visible()
         stale = other.new_page()  # the exam page, opened before anyone claimed it
         stale.goto(f"{live_server.url}/exams/{exam.pk}/")
         expect(stale.get_by_role("button", name="Lire", exact=True)).to_be_visible()
 
-        _login(page, live_server, "rad_a")
+        login(page, live_server, "rad_a")
         page.goto(f"{live_server.url}/worklist/")
         page.get_by_test_id("pool").locator(row).get_by_role("button", name="Lire", exact=True).click()
         expect(page.get_by_test_id("reading")).to_be_visible()

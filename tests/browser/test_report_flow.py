@@ -7,26 +7,17 @@ The PDF is rendered to PNG with pdftoppm (poppler-utils) into test-artifacts/ to
 import datetime
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from reports.models import Addendum, CriticalAlert, Report
 from reports.services import report_templates_install_defaults
+from tests.browser.helpers import ARTIFACTS, login
 from worklist.services import exam_claim
 from worklist.tests.factories import ExamFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-
-
-def _login(page: Page, live_server, username: str) -> None:
-    page.goto(f"{live_server.url}/")
-    page.get_by_label("Identifiant").fill(username)
-    page.get_by_label("Mot de passe").fill("password")
-    page.get_by_role("button", name="Se connecter").click()
 
 
 def test_write_from_a_template_flag_critical_sign_then_the_site_acknowledges_and_downloads(
@@ -44,7 +35,7 @@ def test_write_from_a_template_flag_critical_sign_then_the_site_acknowledges_and
     )
     exam_claim(exam=exam, by=radiologist_a)
 
-    _login(page, live_server, "rad_a")
+    login(page, live_server, "rad_a")
     # The reading page: the editor is loaded into it beside the viewer.
     page.goto(f"{live_server.url}/exams/{exam.pk}/")
     page.get_by_label("Modèle").select_option(label="Scanner cérébral sans injection – AVC")
@@ -74,7 +65,7 @@ def test_write_from_a_template_flag_critical_sign_then_the_site_acknowledges_and
     site = browser.new_context(**browser_context_args, accept_downloads=True)
     try:
         merm = site.new_page()
-        _login(merm, live_server, "merm_a")
+        login(merm, live_server, "merm_a")
         merm.goto(f"{live_server.url}/board/")
         banner = merm.get_by_test_id("critical-alert")
         expect(banner).to_contain_text("CRITIQUE Jeanne")

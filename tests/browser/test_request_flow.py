@@ -7,7 +7,6 @@ one-second beat sweeps (matching, urgent routing) are called directly, as the be
 """
 
 import datetime
-from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -18,20 +17,12 @@ from dicom_gateway.ae import acceptor_config
 from dicom_gateway.upper_layer import Gateway
 from reports.services import report_get_or_create_draft, report_save_draft, report_sign
 from sites.tests.factories import ModalityFactory
+from tests.browser.helpers import ARTIFACTS, login
 from worklist import services
 from worklist.models import Exam, ExamRequest
 from worklist.tests import rota
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-
-
-def _login(page: Page, live_server, username: str) -> None:
-    page.goto(f"{live_server.url}/")
-    page.get_by_label("Identifiant").fill(username)
-    page.get_by_label("Mot de passe").fill("password")
-    page.get_by_role("button", name="Se connecter").click()
 
 
 def test_urgent_request_validated_then_followed_on_the_board_to_the_signed_report(
@@ -48,7 +39,7 @@ def test_urgent_request_validated_then_followed_on_the_board_to_the_signed_repor
     )
 
     # The MERM asks for an urgent CT at the console.
-    _login(page, live_server, "merm_a")
+    login(page, live_server, "merm_a")
     page.goto(f"{live_server.url}/board/")
     page.get_by_test_id("new-request").click()
     page.get_by_label("Urgence").select_option("URGENT")
@@ -71,7 +62,7 @@ def test_urgent_request_validated_then_followed_on_the_board_to_the_signed_repor
     other = browser.new_context(**browser_context_args)
     try:
         rad = other.new_page()
-        _login(rad, live_server, "rad_a")
+        login(rad, live_server, "rad_a")
         rad.goto(f"{live_server.url}/requests/")
         rad.get_by_role("link", name="Scanner cérébral sans injection").click()
         expect(rad.get_by_test_id("clinical-question")).to_contain_text("Déficit brutal")

@@ -9,15 +9,9 @@ from playwright.sync_api import Page, expect
 
 from sites.models import RotaMonth
 from sites.tests.factories import RotaLineFactory, RotaSlotFactory
+from tests.browser.helpers import login
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _login(page: Page, live_server, username: str) -> None:
-    page.goto(f"{live_server.url}/")
-    page.get_by_label("Identifiant").fill(username)
-    page.get_by_label("Mot de passe").fill("password")
-    page.get_by_role("button", name="Se connecter").click()
 
 
 def test_an_admin_builds_fills_and_publishes_next_months_rota(
@@ -28,7 +22,7 @@ def test_an_admin_builds_fills_and_publishes_next_months_rota(
     RotaSlotFactory(line=line, name="Soirée", days="2", start_time=datetime.time(18), end_time=datetime.time(22))
     doctor = str(radiologist_a.radiologist)
 
-    _login(page, live_server, "admin_a")
+    login(page, live_server, "admin_a")
     page.goto(f"{live_server.url}{reverse('exam_list')}")  # an admin lands in the Django admin
     page.get_by_role("link", name="Planning").click()
     expect(page.get_by_role("heading", name="Planning des gardes")).to_be_visible()

@@ -3,22 +3,16 @@
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.browser.helpers import login
 from worklist.tests.factories import ExamFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def _login(page: Page, live_server, username: str) -> None:
-    page.goto(f"{live_server.url}/")
-    page.get_by_label("Identifiant").fill(username)
-    page.get_by_label("Mot de passe").fill("password")
-    page.get_by_role("button", name="Se connecter").click()
-
-
 def test_a_new_urgent_exam_alerts_within_5_s_without_reload(page: Page, live_server, site_a, radiologist_a):
     page.context.grant_permissions(["notifications"], origin=live_server.url)
     shown = ExamFactory(site=site_a, status="READY", in_pool=True, priority="URGENT", patient_name="DEJA^LA")
-    _login(page, live_server, "rad_a")
+    login(page, live_server, "rad_a")
     page.goto(f"{live_server.url}/worklist/")
     expect(page.locator(f'tr[data-exam-id="{shown.pk}"]')).to_be_visible()
     with page.expect_response(lambda r: r.request.method == "POST" and r.url.endswith("/worklist/")) as saved:

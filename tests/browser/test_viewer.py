@@ -19,6 +19,7 @@ from dicom_gateway.services import instance_receive
 from dicom_gateway.simulator import build_study
 from dicom_gateway.tests.dicom_factories import encode
 from sites.tests.factories import ModalityFactory
+from tests.browser.helpers import login
 from worklist.models import Exam
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -62,13 +63,6 @@ def studies(settings, tmp_path, site_a, radiologist_a):
     return current, prior
 
 
-def _login(page: Page, live_server) -> None:
-    page.goto(f"{live_server.url}/")
-    page.get_by_label("Identifiant").fill("rad_a")
-    page.get_by_label("Mot de passe").fill("password")
-    page.get_by_role("button", name="Se connecter").click()
-
-
 def _index(page: Page, pane: str) -> int:
     return int(page.locator(f'[data-pane="{pane}"]').get_attribute("data-index"))
 
@@ -84,7 +78,7 @@ def test_a_radiologist_claims_reads_the_stack_and_compares_with_a_prior(page: Pa
         " e => console.error('CSP', e.violatedDirective, e.sourceFile))"
     )
     page.set_viewport_size({"width": 1440, "height": 900})
-    _login(page, live_server)
+    login(page, live_server, "rad_a")
     page.goto(f"{live_server.url}/exams/{current.pk}/")
     page.get_by_role("button", name="Lire", exact=True).click()
     expect(page.get_by_test_id("reading")).to_be_visible()
@@ -171,7 +165,7 @@ def test_a_series_opened_after_its_urls_expired_asks_for_fresh_ones(page: Page, 
     current, _prior = studies
     # The URLs live 3 s: the viewer renews them from two thirds of that on.
     monkeypatch.setattr("dicom_gateway.viewer_images.MAX_AGE", 3)
-    _login(page, live_server)
+    login(page, live_server, "rad_a")
     page.goto(f"{live_server.url}/exams/{current.pk}/")
     pane = page.locator('[data-pane="current"]')
     expect(pane).to_have_attribute("data-state", "ready", timeout=15000)
