@@ -14,6 +14,11 @@ same synthetic files, in one run, to:
     fsync, rename, directory fsync) and one committed PostgreSQL row — with no
     parsing and no index: the best any gateway keeping those rules can do on this
     machine, against which the targets can be judged.
+(e) with ``--receivers …,journal``: an experiment, not a design: the upper layer,
+    each instance appended to a preallocated journal file and fdatasynced, then one
+    committed row — what acknowledging after a journal append would give if the file
+    were written to the store later (that later work is not done, so this is an upper
+    bound): the price of relaxing the issue's "temporary file, fsync, rename" rule.
 (c) with ``--receivers …,stack``: the gateway's DICOM upper layer alone
     (``dicom_gateway.upper_layer``, a C-STORE handler that only builds the Part 10
     bytes and answers success: no storage, no index), the ceiling of the gateway;
@@ -24,7 +29,12 @@ Both get ``TCP_NODELAY=1`` (dcmtk reads it from the environment; the gateway
 sets it on its sockets). It prints instances/s, MB/s and the gateway/storescp
 ratio per study shape and number of scanners, the gateway's memory over a
 5,000-instance run, and the delay from an exam's last instance to READY beyond
-the quiet period. ``--py-spy DIR`` records where the gateway spends its time
+the quiet period. Each shape is followed by a probe of the disk (``durability_probe``): the p50 of
+what the rule costs one instance of that size, measured alone in the same run —
+the gateway's ``FileSystemStorage.store`` (temporary file, fsync, rename,
+directory fsync) and a one-row INSERT + COMMIT — and the best ratio a single
+scanner could reach with it (storescp's time over the stack's time plus that cost
+per instance). ``--py-spy DIR`` records where the gateway spends its time
 (py-spy must be installed; it slows the gateway, so use it for profiles only).
 """
 
@@ -533,7 +543,10 @@ def measure_memory(bench: Bench, parts: list[StudyFiles]) -> dict:
 # --- the DICOM stack alone ------------------------------------------------------------------
 
 
-def serve_bare(port: int, stock: bool, floor: bool = False) -> int:
+JOURNAL_BYTES = 1200 << 20  # more than one run of any shape appends
+
+
+def serve_bare(port: int, stock: bool, floor: bool = False, journal: bool = False) -> int:
     """A C-STORE SCP that receives and answers success, storing and indexing nothing.
 
     Not stock: the gateway's upper layer and connection tuning (what the gateway's
@@ -557,10 +570,31 @@ def serve_bare(port: int, stock: bool, floor: bool = False) -> int:
         from dicom_gateway.storage import get_storage
 
         storage = get_storage()
+        journal_fd, journal_end, journal_lock = -1, 0, threading.Lock()
+        if journal:
+            # Zeroed and fsynced beforehand, so that an append changes no metadata and its
+            # fdatasync is a data flush only (no filesystem journal commit).
+            storage.root.mkdir(parents=True, exist_ok=True)
+            journal_fd = os.open(storage.root / "journal.bin", os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o640)
+            zeros = bytes(1 << 20)
+            for _ in range(JOURNAL_BYTES >> 20):
+                os.write(journal_fd, zeros)
+            os.fsync(journal_fd)
 
         def receive(stats, *, abstract_syntax, sop_class_uid, sop_instance_uid, transfer_syntax, dataset) -> int:
+            nonlocal journal_end
             data = handlers.part10_header(sop_class_uid, sop_instance_uid, transfer_syntax) + dataset
-            if floor:
+            if journal:
+                with journal_lock:
+                    offset, journal_end = journal_end, journal_end + len(data)
+                os.pwrite(journal_fd, data, offset % JOURNAL_BYTES)
+                os.fdatasync(journal_fd)
+                with connection.cursor() as cursor:  # autocommit: INSERT and COMMIT in one round trip
+                    cursor.execute(
+                        "INSERT INTO bench_floor (storage_key) VALUES (%s) ON CONFLICT DO NOTHING",
+                        [storage.key_for(data)],
+                    )
+            elif floor:
                 stored = storage.store(data)
                 with transaction.atomic(), connection.cursor() as cursor:
                     cursor.execute(
@@ -568,7 +602,7 @@ def serve_bare(port: int, stock: bool, floor: bool = False) -> int:
                     )
             return 0x0000
 
-        if floor:
+        if floor or journal:
             with connection.cursor() as cursor:
                 cursor.execute("CREATE TABLE IF NOT EXISTS bench_floor (storage_key varchar(80) PRIMARY KEY)")
                 cursor.execute("TRUNCATE bench_floor")
@@ -602,13 +636,13 @@ def serve_bare(port: int, stock: bool, floor: bool = False) -> int:
     return 0
 
 
-def measure_bare(bench: Bench, studies: list[StudyFiles], stock: bool, floor: bool = False) -> tuple[float, float]:
+def measure_bare(bench: Bench, studies: list[StudyFiles], receiver: str) -> tuple[float, float]:
     """Seconds to receive the studies, and the receiver's CPU seconds meanwhile."""
     port = free_port()
-    if floor:
+    if receiver in ("floor", "journal"):
         bench.reset()  # an empty store (or one with its key directories only), as for the gateway
     args = [sys.executable, "-m", "benchmarks.ingest", "--serve-bare", str(port)]
-    args += ["--stock"] if stock else ["--floor"] if floor else []
+    args += {"pynetdicom-stock": ["--stock"], "floor": ["--floor"], "journal": ["--journal"]}.get(receiver, [])
     log = (bench.workdir / "bare.log").open("a")
     process = subprocess.Popen(args, cwd=ROOT, env=bench.env, stdout=log, stderr=log)
     try:
@@ -619,6 +653,54 @@ def measure_bare(bench: Bench, studies: list[StudyFiles], stock: bool, floor: bo
     finally:
         stop(process)
         log.close()
+
+
+PROBE_INSTANCES = 200
+
+
+def durability_probe(bench: Bench, instance_bytes: int, count: int = PROBE_INSTANCES) -> dict[str, float]:
+    """What "durable before acknowledged" costs one instance on this disk, measured alone.
+
+    Returns the p50 seconds of the gateway's own ``FileSystemStorage.store`` (temporary
+    file, fsync, rename, directory fsync) of ``instance_bytes`` of new bytes into the
+    benchmark's store, and of a one-row INSERT + COMMIT into its database.
+    """
+    from dicom_gateway.storage import FileSystemStorage
+
+    bench.reset()  # the store as the gateway finds it (its key directories kept with --warm-store)
+    storage = FileSystemStorage(bench.storage)
+    blobs = [os.urandom(instance_bytes) for _ in range(count)]  # new bytes, so never "already stored"
+    stores = []
+    for blob in blobs:
+        started = time.perf_counter()
+        storage.store(blob)
+        stores.append(time.perf_counter() - started)
+    commits = []
+    with psycopg.connect(f"{PG}/{DB_NAME}", autocommit=True) as conn:
+        conn.execute("CREATE TABLE bench_probe (id bigserial PRIMARY KEY, storage_key varchar(80))")
+        for blob in blobs:
+            started = time.perf_counter()
+            conn.execute("INSERT INTO bench_probe (storage_key) VALUES (%s)", [storage.key_for(blob)])
+            commits.append(time.perf_counter() - started)
+        conn.execute("DROP TABLE bench_probe")
+    bench.reset()
+    return {"store": statistics.median(stores), "commit": statistics.median(commits)}
+
+
+def print_probes(probes: dict[str, dict[str, float]], rows: list[Measurement]) -> None:
+    """The rule's cost per instance, and the best single-scanner ratio it leaves."""
+    one = {(row.shape, row.receiver): row for row in rows if row.scanners == 1}
+    print("\ndisk probe (p50, alone, same run): store = temporary file + fsync + rename + directory fsync")
+    for shape, probe in probes.items():
+        line = f"  {shape:<9} store {probe['store'] * 1e3:.2f} ms, one-row commit {probe['commit'] * 1e3:.2f} ms"
+        reference, stack = one.get((shape, "storescp")), one.get((shape, "stack"))
+        if reference and stack:
+            best = stack.seconds + stack.instances * (probe["store"] + probe["commit"])
+            line += (
+                f"; storescp {reference.seconds:.2f} s, stack {stack.seconds:.2f} s → best ratio under the rule "
+                f"{reference.seconds / best:.2f} (target {TARGETS[shape]:.2f})"
+            )
+        print(line)
 
 
 # --- report ---------------------------------------------------------------------------------
@@ -682,11 +764,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--receivers",
         default="storescp,stack,gateway",
-        help="comma-separated, in order: storescp (the reference), stack, floor, pynetdicom-stock, gateway",
+        help="comma-separated, in order: storescp (the reference), stack, floor, journal, pynetdicom-stock, gateway",
     )
     parser.add_argument("--serve-bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
     parser.add_argument("--stock", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--floor", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--journal", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--scanners", default="1,4", help="comma-separated numbers of scanners sending at once")
     parser.add_argument("--quick", action="store_true", help="a tenth of the instances (smoke run)")
     parser.add_argument("--gateway-processes", type=int, default=1, help="run_gateway --processes N")
@@ -702,7 +785,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the results as JSON")
     args = parser.parse_args(argv)
     if args.serve_bare:
-        return serve_bare(args.serve_bare, args.stock, args.floor)
+        return serve_bare(args.serve_bare, args.stock, args.floor, args.journal)
     receivers = [r for r in args.receivers.split(",") if r]
 
     shapes = [s for s in args.shapes.split(",") if s]
@@ -726,6 +809,7 @@ def main(argv: list[str] | None = None) -> int:
     bench.warm_store = args.warm_store
     rows: list[Measurement] = []
     delays: list[float] = []
+    probes: dict[str, dict[str, float]] = {}
     memory: dict | None = None
     try:
         bench.database_create()
@@ -741,10 +825,8 @@ def main(argv: list[str] | None = None) -> int:
                         if receiver == "storescp":
                             runs.append(measure_storescp(workdir, studies))
                             _log(f"  {runs[-1]:.2f} s")
-                        elif receiver in ("stack", "floor", "pynetdicom-stock"):
-                            seconds, cpu_seconds = measure_bare(
-                                bench, studies, stock=receiver == "pynetdicom-stock", floor=receiver == "floor"
-                            )
+                        elif receiver in ("stack", "floor", "journal", "pynetdicom-stock"):
+                            seconds, cpu_seconds = measure_bare(bench, studies, receiver)
                             runs.append(seconds)
                             cpu.append(cpu_seconds)
                             _log(f"  {seconds:.2f} s, receiver CPU {cpu_seconds:.2f} s")
@@ -757,6 +839,9 @@ def main(argv: list[str] | None = None) -> int:
                     rows.append(
                         Measurement(shape, scanners, receiver, instances, nbytes, statistics.median(runs), runs, cpu)
                     )
+            study = files["studies"][shape, 0]
+            _log(f"{shape}: disk probe")
+            probes[shape] = durability_probe(bench, study.nbytes // study.instances)
         if memory_instances:
             _log(f"memory: {memory_instances} small instances in 5 associations")
             memory = measure_memory(bench, files["memory"])
@@ -777,6 +862,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print()
     print_table(rows)
+    print_probes(probes, rows)
     if memory:
         after = ", ".join(f"{kb / 1024:.0f}" for kb in memory["rss_after_each_kb"])
         print(
@@ -799,6 +885,7 @@ def main(argv: list[str] | None = None) -> int:
             "rows": [asdict(r) for r in rows],
             "memory": memory,
             "ready_delays": delays,
+            "disk_probes": probes,
         }
         args.json.write_text(json.dumps(payload, indent=2))
     return 0
