@@ -17,6 +17,7 @@ import logging
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -119,6 +120,23 @@ def exam_dose(*, exam: Exam) -> DoseSummary | None:
     return dose_for_study(headers())
 
 
+# The editor shows a preview of the draft on every GET until its first save, with the dose;
+# reading the dose opens a sample of files, so its summary is kept while the images do not
+# change (the key holds the exam's instance count and bytes, which every new image moves).
+DOSE_CACHE_SECONDS = 3600
+_NOT_CACHED = object()
+
+
+def exam_dose_cached(*, exam: Exam) -> DoseSummary | None:
+    """``exam_dose``, read once per state of the exam's images."""
+    key = f"reports:exam-dose:{exam.pk}:{exam.number_of_instances}:{exam.received_bytes}"
+    summary = cache.get(key, _NOT_CACHED)
+    if summary is _NOT_CACHED:
+        summary = exam_dose(exam=exam)
+        cache.set(key, summary, DOSE_CACHE_SECONDS)
+    return summary
+
+
 def _technique_text(exam: Exam) -> str:
     equipment = exam.source_modality.name if exam.source_modality_id else exam.modality
     description = exam.study_description or exam.modality
@@ -144,7 +162,7 @@ def _draft_defaults(exam: Exam, by: User) -> dict[str, Any]:
         "author": by,
         "indication": _indication_text(exam),
         "technique": _technique_text(exam),
-        "dose": dose_text(exam_dose(exam=exam)),
+        "dose": dose_text(exam_dose_cached(exam=exam)),
     }
 
 

@@ -203,3 +203,42 @@ def test_the_dose_is_read_from_a_sample_of_a_long_series(settings, tmp_path, sit
     assert summary.source == "images"
     assert summary.ctdivol_max_mgy == 14.0
     assert "CTDIvol maximal : 14,0 mGy" in services.dose_text(summary)
+
+
+def test_the_editor_preview_reads_the_dose_once_per_state_of_the_images(settings, tmp_path, site_a, radiologist_a):
+    from pydicom.uid import generate_uid
+
+    from dicom_gateway import statuses
+    from dicom_gateway.services import instance_receive
+    from dicom_gateway.tests.dicom_factories import encode, make_ct_image
+    from sites.tests.factories import ModalityFactory
+    from worklist.models import Exam, Instance
+
+    settings.STORAGE_ROOT = tmp_path / "store"
+    modality = ModalityFactory(site=site_a)
+    study, series = generate_uid(), generate_uid()
+
+    def receive(number: int, ctdivol: float) -> Exam:
+        ds = make_ct_image(StudyInstanceUID=study, SeriesInstanceUID=series, InstanceNumber=number)
+        ds.CTDIvol = ctdivol
+        assert instance_receive(data=encode(ds), modality=modality).status == statuses.SUCCESS
+        return Exam.objects.get(study_instance_uid=study)
+
+    def preview(exam: Exam) -> tuple[str, int]:
+        """The preview's dose, and how many queries read the exam's instances."""
+        with CaptureQueriesContext(connection) as queries:
+            dose = services.report_draft_preview(exam=exam, by=radiologist_a).dose
+        table = Instance._meta.db_table
+        return dose, sum(table in q["sql"] for q in queries.captured_queries)
+
+    receive(1, 11.0)
+    exam = receive(2, 12.0)
+    first, reads = preview(exam)
+    assert "CTDIvol maximal : 12,0 mGy" in first
+    assert reads >= 1
+    assert preview(exam) == (first, 0)  # the same images: nothing read again
+
+    exam = receive(3, 13.5)  # a late image changes the dose: read again
+    third, reads = preview(exam)
+    assert "CTDIvol maximal : 13,5 mGy" in third
+    assert reads >= 1
