@@ -1,5 +1,7 @@
 """Entry pages: the home page sends each role to its place; the user's notifications."""
 
+from collections.abc import Callable
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -7,9 +9,26 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
+from core.exceptions import ApplicationError
 from core.selectors import notification_list_for_user
 from core.services import notification_mark_read
 from sites.models import Role
+
+
+def act(request: HttpRequest, action: Callable[[], object], success: str) -> bool:
+    """Run a posted form's service call; its success or its refusal becomes the next page's message.
+
+    Returns:
+        Whether the service accepted (a refusal is an ``ApplicationError``, shown as is).
+    """
+    try:
+        action()
+    except ApplicationError as error:
+        messages.error(request, error.message)
+        return False
+    messages.success(request, success)
+    return True
+
 
 HOME_BY_ROLE = {
     Role.RADIOLOGIST: "worklist",

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 
 from core.exceptions import ApplicationError
 from core.services import audit_log
+from core.views import act
 from reports import services
 from reports.content import word_count
 from reports.forms import (
@@ -176,17 +177,16 @@ def report_apply_template(request: HttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, _("Choisissez un modèle."))
         return _back(exam, request)
-    try:
-        services.report_apply_template(
+    act(
+        request,
+        lambda: services.report_apply_template(
             report=_report_to_write(exam, request.user),
             template=form.cleaned_data["template"],
             by=request.user,
             revision=form.cleaned_data["revision"],
-        )
-    except ApplicationError as error:
-        messages.error(request, error.message)
-    else:
-        messages.success(request, _("Modèle appliqué aux rubriques vides."))
+        ),
+        _("Modèle appliqué aux rubriques vides."),
+    )
     return _back(exam, request)
 
 
@@ -198,17 +198,16 @@ def report_sign(request: HttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, _("Formulaire de signature invalide : rechargez la page."))
         return _back(exam, request)
-    try:
-        services.report_sign(
+    act(
+        request,
+        lambda: services.report_sign(
             report=_report_to_write(exam, request.user),
             by=request.user,
             password=form.cleaned_data["password"],
             revision=form.cleaned_data["revision"],
-        )
-    except ApplicationError as error:
-        messages.error(request, error.message)
-        return _back(exam, request)
-    messages.success(request, _("Compte rendu signé."))
+        ),
+        _("Compte rendu signé."),
+    )
     return _back(exam, request)
 
 
@@ -221,14 +220,13 @@ def report_addendum(request: HttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, _("L'addendum est vide ou trop long."))
         return _back(exam, request)
-    try:
-        services.addendum_sign(
+    act(
+        request,
+        lambda: services.addendum_sign(
             report=report, by=request.user, password=form.cleaned_data["password"], text=form.cleaned_data["text"]
-        )
-    except ApplicationError as error:
-        messages.error(request, error.message)
-        return _back(exam, request)
-    messages.success(request, _("Addendum signé."))
+        ),
+        _("Addendum signé."),
+    )
     return _back(exam, request)
 
 
@@ -245,14 +243,13 @@ def critical_alert_acknowledge(request: HttpRequest, alert_id: int) -> HttpRespo
     if not form.is_valid():
         messages.error(request, _("Indiquez le nom de la personne informée."))
         return redirect("site_board")
-    try:
-        services.critical_alert_acknowledge(
+    act(
+        request,
+        lambda: services.critical_alert_acknowledge(
             alert=alert, by=request.user, informed_person=form.cleaned_data["informed_person"]
-        )
-    except ApplicationError as error:
-        messages.error(request, error.message)
-    else:
-        messages.success(request, _("Accusé de réception enregistré dans le compte rendu."))
+        ),
+        _("Accusé de réception enregistré dans le compte rendu."),
+    )
     return redirect("site_board")
 
 
@@ -267,18 +264,17 @@ def opinion_request_create(request: HttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
         return _back(exam, request)
-    try:
-        services.opinion_request_create(
+    act(
+        request,
+        lambda: services.opinion_request_create(
             exam=exam,
             by=request.user,
             question=form.cleaned_data["question"],
             expert=form.cleaned_data["expert"],
             subspecialty=form.cleaned_data["subspecialty"],
-        )
-    except ApplicationError as error:
-        messages.error(request, error.message)
-    else:
-        messages.success(request, _("Demande d'avis envoyée."))
+        ),
+        _("Demande d'avis envoyée."),
+    )
     return _back(exam, request)
 
 
@@ -321,12 +317,11 @@ def opinion_answer(request: HttpRequest, opinion_id: int) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, _("La réponse est vide ou trop longue."))
         return redirect("opinion_detail", opinion_id=opinion.pk)
-    try:
-        services.opinion_answer(opinion=opinion, by=request.user, answer=form.cleaned_data["answer"])
-    except ApplicationError as error:
-        messages.error(request, error.message)
-    else:
-        messages.success(request, _("Avis envoyé au demandeur."))
+    act(
+        request,
+        lambda: services.opinion_answer(opinion=opinion, by=request.user, answer=form.cleaned_data["answer"]),
+        _("Avis envoyé au demandeur."),
+    )
     return redirect("opinion_detail", opinion_id=opinion.pk)
 
 
@@ -339,10 +334,11 @@ def opinion_cite(request: HttpRequest, opinion_id: int) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, _("Formulaire invalide : rechargez la page."))
         return _back(opinion.exam, request)
-    try:
-        services.opinion_cite_in_report(opinion=opinion, by=request.user, revision=form.cleaned_data["revision"])
-    except ApplicationError as error:
-        messages.error(request, error.message)
-    else:
-        messages.success(request, _("Avis cité dans les résultats du compte rendu."))
+    act(
+        request,
+        lambda: services.opinion_cite_in_report(
+            opinion=opinion, by=request.user, revision=form.cleaned_data["revision"]
+        ),
+        _("Avis cité dans les résultats du compte rendu."),
+    )
     return _back(opinion.exam, request)

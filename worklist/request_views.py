@@ -4,6 +4,8 @@ site's actions on a received exam (messages with the reader, cancel, images inco
 Thin: a form in, one service (worklist.services.requests), a redirect with a message.
 """
 
+from collections.abc import Callable
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
@@ -15,6 +17,7 @@ from django.views.decorators.http import require_POST
 
 from core.exceptions import ApplicationError
 from core.services import audit_log
+from core.views import act
 from sites.selectors import site_list_for_user
 from worklist import services
 from worklist.forms import (
@@ -104,13 +107,8 @@ def request_detail(request: HttpRequest, request_id: int) -> HttpResponse:
     return render(request, "worklist/request_detail.html", context)
 
 
-def _act(request: HttpRequest, exam_request: ExamRequest, action, success: str) -> HttpResponse:
-    try:
-        action()
-    except ApplicationError as error:
-        messages.error(request, error.message)
-    else:
-        messages.success(request, success)
+def _act(request: HttpRequest, exam_request: ExamRequest, action: Callable[[], object], success: str) -> HttpResponse:
+    act(request, action, success)
     return redirect("request_detail", request_id=exam_request.pk)
 
 

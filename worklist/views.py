@@ -2,6 +2,7 @@
 
 import datetime
 import hashlib
+from collections.abc import Callable
 from urllib.parse import quote
 
 from django.conf import settings
@@ -19,6 +20,7 @@ from django.views.decorators.http import require_POST
 
 from core.exceptions import ApplicationError
 from core.services import audit_log
+from core.views import act
 from dicom_gateway.storage import get_storage
 from dicom_gateway.thumbnails import thumbnail_png
 from dicom_gateway.viewer_images import viewer_manifest_for_exam
@@ -241,13 +243,8 @@ def worklist(request: HttpRequest) -> HttpResponse:
     return response
 
 
-def _act(request: HttpRequest, action, success: str) -> HttpResponse:
-    try:
-        action()
-    except ApplicationError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, success)
+def _act(request: HttpRequest, action: Callable[[], object], success: str) -> HttpResponse:
+    act(request, action, success)
     return _back(request)
 
 

@@ -70,3 +70,42 @@ def test_pages_carry_a_strict_content_security_policy(client, merm_a):
     csp = client.get("/board/").headers["Content-Security-Policy"]
     assert "script-src 'self'" in csp
     assert "unsafe-inline" not in csp
+
+
+def _posted():
+    from django.contrib.messages.storage.fallback import FallbackStorage
+    from django.contrib.sessions.backends.signed_cookies import SessionStore
+    from django.test import RequestFactory
+
+    request = RequestFactory().post("/")
+    request.session = SessionStore()
+    request._messages = FallbackStorage(request)
+    return request
+
+
+def test_act_turns_a_refusal_into_an_error_message():
+    from django.contrib import messages
+
+    from core.exceptions import ConflictError
+    from core.views import act
+
+    def refused():
+        raise ConflictError("Déjà pris par Dr Martin.")
+
+    request = _posted()
+    assert act(request, refused, "Examen pris.") is False
+    assert [(m.level, m.message) for m in messages.get_messages(request)] == [
+        (messages.ERROR, "Déjà pris par Dr Martin.")
+    ]
+
+
+def test_act_reports_success_once_the_action_ran():
+    from django.contrib import messages
+
+    from core.views import act
+
+    done = []
+    request = _posted()
+    assert act(request, lambda: done.append(1), "Examen pris.") is True
+    assert done == [1]
+    assert [(m.level, m.message) for m in messages.get_messages(request)] == [(messages.SUCCESS, "Examen pris.")]
