@@ -123,13 +123,15 @@ def exam_dose(*, exam: Exam) -> DoseSummary | None:
 # The editor shows a preview of the draft on every GET until its first save, with the dose;
 # reading the dose opens a sample of files, so its summary is kept while the images do not
 # change (the key holds the exam's instance count and bytes, which every new image moves).
+# The key names the study by its UID too: a row id can come back after a database restore,
+# while the cache (Redis) keeps its keys.
 DOSE_CACHE_SECONDS = 3600
 _NOT_CACHED = object()
 
 
 def exam_dose_cached(*, exam: Exam) -> DoseSummary | None:
     """``exam_dose``, read once per state of the exam's images."""
-    key = f"reports:exam-dose:{exam.pk}:{exam.number_of_instances}:{exam.received_bytes}"
+    key = f"reports:exam-dose:{exam.pk}:{exam.study_instance_uid}:{exam.number_of_instances}:{exam.received_bytes}"
     summary = cache.get(key, _NOT_CACHED)
     if summary is _NOT_CACHED:
         summary = exam_dose(exam=exam)

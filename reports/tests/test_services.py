@@ -242,3 +242,35 @@ def test_the_editor_preview_reads_the_dose_once_per_state_of_the_images(settings
     third, reads = preview(exam)
     assert "CTDIvol maximal : 13,5 mGy" in third
     assert reads >= 1
+
+
+def test_a_cached_dose_never_follows_a_row_id_to_another_study(settings, tmp_path, site_a, radiologist_a):
+    """After a database restore, a new exam may get an old one's id while the cache kept its keys."""
+    from pydicom.uid import generate_uid
+
+    from dicom_gateway.services import instance_receive
+    from dicom_gateway.tests.dicom_factories import encode, make_ct_image
+    from sites.tests.factories import ModalityFactory
+    from worklist.models import Exam
+
+    settings.STORAGE_ROOT = tmp_path / "store"
+    modality = ModalityFactory(site=site_a)
+
+    def receive(study: str, ctdivol: float) -> None:
+        ds = make_ct_image(StudyInstanceUID=study, SeriesInstanceUID=generate_uid(), InstanceNumber=1)
+        ds.CTDIvol = ctdivol
+        instance_receive(data=encode(ds), modality=modality)
+
+    first_study = generate_uid()
+    receive(first_study, 12.0)
+    first = Exam.objects.get(study_instance_uid=first_study)
+    assert "12,0 mGy" in services.report_draft_preview(exam=first, by=radiologist_a).dose
+    row_id, counters = first.pk, {"number_of_instances": 1, "received_bytes": first.received_bytes}
+    first.delete()
+
+    second_study = generate_uid()
+    ExamFactory(pk=row_id, site=site_a, study_instance_uid=second_study, status="RECEIVING")
+    receive(second_study, 20.0)
+    Exam.objects.filter(pk=row_id).update(**counters)  # the same id and counters as the first exam
+    second = Exam.objects.get(pk=row_id)
+    assert "20,0 mGy" in services.report_draft_preview(exam=second, by=radiologist_a).dose
