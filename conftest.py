@@ -21,6 +21,14 @@ hypothesis_settings.load_profile("teleradio")
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _cache_emptied():
+    """The test cache (Redis) outlives the test database, whose row ids start again each session."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def ght_a(db):
     from sites.tests.factories import GhtFactory
