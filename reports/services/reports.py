@@ -158,7 +158,6 @@ def _indication_text(exam: Exam) -> str:
     return "\n".join(p for p in parts if p)
 
 
-@transaction.atomic
 def _draft_defaults(exam: Exam, by: User) -> dict[str, Any]:
     return {
         "author": by,
@@ -177,6 +176,7 @@ def report_draft_preview(*, exam: Exam, by: User) -> Report:
     return Report(exam=exam, **_draft_defaults(exam, by))
 
 
+@transaction.atomic
 def report_get_or_create_draft(*, exam: Exam, by: User) -> Report:
     """The exam's report; created for its reader with the request's question, technique and dose filled in.
 

@@ -274,3 +274,18 @@ def test_a_cached_dose_never_follows_a_row_id_to_another_study(settings, tmp_pat
     Exam.objects.filter(pk=row_id).update(**counters)  # the same id and counters as the first exam
     second = Exam.objects.get(pk=row_id)
     assert "20,0 mGy" in services.report_draft_preview(exam=second, by=radiologist_a).dose
+
+
+def test_a_draft_whose_creation_cannot_be_audited_is_not_created(monkeypatch, site_a, radiologist_a):
+    """Creating the draft and auditing it are one transaction: no report row without its audit event."""
+    from reports.services import reports as report_services
+
+    exam = exam_claim(exam=ExamFactory(site=site_a, status="ASSIGNED", assigned_to=radiologist_a), by=radiologist_a)
+
+    def audit_down(**kwargs):
+        raise RuntimeError("audit store unavailable")
+
+    monkeypatch.setattr(report_services, "audit_log", audit_down)
+    with pytest.raises(RuntimeError):
+        services.report_get_or_create_draft(exam=exam, by=radiologist_a)
+    assert not Report.objects.filter(exam=exam).exists()
