@@ -150,8 +150,7 @@ def instance_receive(
         except StorageError as exc:
             return _storage_failed(exc)
         except DatabaseError as exc:
-            logger.error("index failed: %s", type(exc).__name__)
-            return ReceiveResult(status=statuses.OUT_OF_RESOURCES, reason=f"database: {type(exc).__name__}")
+            return _database_failed(exc)
         if exam_id is not None:
             return ReceiveResult(status=statuses.SUCCESS, exam_id=exam_id, created=True, size=stored.size)
         # Not a plain new instance (a re-send, or the rows went away): the full path decides.
@@ -182,8 +181,7 @@ def instance_receive(
         except _ForeignStudy as exc:
             return ReceiveResult(status=statuses.CANNOT_UNDERSTAND, reason=str(exc))
         except DatabaseError as exc:
-            logger.error("index failed: %s", type(exc).__name__)
-            return ReceiveResult(status=statuses.OUT_OF_RESOURCES, reason=f"database: {type(exc).__name__}")
+            return _database_failed(exc)
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -201,6 +199,11 @@ def _cannot_understand(exc: Exception) -> ReceiveResult:
 def _storage_failed(exc: StorageError) -> ReceiveResult:
     logger.error("store failed: %s", exc)
     return ReceiveResult(status=statuses.OUT_OF_RESOURCES, reason=f"storage: {exc}")
+
+
+def _database_failed(exc: DatabaseError) -> ReceiveResult:
+    logger.error("index failed: %s", type(exc).__name__)
+    return ReceiveResult(status=statuses.OUT_OF_RESOURCES, reason=f"database: {type(exc).__name__}")
 
 
 class _ForeignStudy(Exception):

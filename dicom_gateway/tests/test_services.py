@@ -350,6 +350,29 @@ def test_a_large_image_is_parsed_without_its_pixels_but_its_truncation_is_seen(m
         assert result.status == statuses.SUCCESS
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_database_outage_on_a_known_series_answers_out_of_resources(modality, storage):
+    from django.db import connection
+
+    first, second = _series_payloads(2)
+    cache = {}
+    instance_receive(data=first, modality=modality, storage=storage, series_cache=cache)
+    real_port = connection.settings_dict["PORT"]
+    connection.close()
+    connection.settings_dict["PORT"] = "1"  # PostgreSQL gone mid-study: a real connection failure
+    try:
+        result = instance_receive(data=second, modality=modality, storage=storage, series_cache=cache)
+    finally:
+        connection.close()
+        connection.settings_dict["PORT"] = real_port
+    assert result.status == statuses.OUT_OF_RESOURCES
+    assert "database" in result.reason
+    assert Instance.objects.count() == 1
+    retry = instance_receive(data=second, modality=modality, storage=storage, series_cache=cache)
+    assert retry.status == statuses.SUCCESS
+    assert Exam.objects.get().number_of_instances == 2
+
+
 @pytest.mark.django_db
 def test_a_full_disk_on_a_known_series_rolls_its_index_row_back(modality, storage, monkeypatch):
     first, second = _series_payloads(2)
