@@ -546,12 +546,18 @@ def measure_memory(bench: Bench, parts: list[StudyFiles]) -> dict:
 JOURNAL_BYTES = 1200 << 20  # more than one run of any shape appends
 
 
-def serve_bare(port: int, stock: bool, floor: bool = False, journal: bool = False) -> int:
-    """A C-STORE SCP that receives and answers success, storing and indexing nothing.
+BARE_RECEIVERS = ("stack", "floor", "journal", "pynetdicom-stock")
 
-    Not stock: the gateway's upper layer and connection tuning (what the gateway's
-    DICOM layer costs). Stock: pynetdicom's server and reactor, TCP_NODELAY only.
+
+def serve_bare(port: int, receiver: str) -> int:
+    """A C-STORE SCP that answers success after doing only what ``receiver`` says.
+
+    stack: the gateway's upper layer and connection tuning, storing and indexing
+    nothing (what the gateway's DICOM layer costs); floor and journal: the same plus
+    their durability work (module docstring); pynetdicom-stock: pynetdicom's server
+    and reactor, TCP_NODELAY only.
     """
+    floor, journal = receiver == "floor", receiver == "journal"
     import django
 
     django.setup()
@@ -564,7 +570,7 @@ def serve_bare(port: int, stock: bool, floor: bool = False, journal: bool = Fals
 
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
-    if not stock:
+    if receiver != "pynetdicom-stock":
         from django.db import connection, transaction
 
         from dicom_gateway.storage import get_storage
@@ -642,7 +648,7 @@ def measure_bare(bench: Bench, studies: list[StudyFiles], receiver: str) -> tupl
     if receiver in ("floor", "journal"):
         bench.reset()  # an empty store (or one with its key directories only), as for the gateway
     args = [sys.executable, "-m", "benchmarks.ingest", "--serve-bare", str(port)]
-    args += {"pynetdicom-stock": ["--stock"], "floor": ["--floor"], "journal": ["--journal"]}.get(receiver, [])
+    args += ["--bare-receiver", receiver]
     log = (bench.workdir / "bare.log").open("a")
     process = subprocess.Popen(args, cwd=ROOT, env=bench.env, stdout=log, stderr=log)
     try:
@@ -767,9 +773,7 @@ def main(argv: list[str] | None = None) -> int:
         help="comma-separated, in order: storescp (the reference), stack, floor, journal, pynetdicom-stock, gateway",
     )
     parser.add_argument("--serve-bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
-    parser.add_argument("--stock", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--floor", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--journal", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--bare-receiver", choices=BARE_RECEIVERS, default="stack", help=argparse.SUPPRESS)
     parser.add_argument("--scanners", default="1,4", help="comma-separated numbers of scanners sending at once")
     parser.add_argument("--quick", action="store_true", help="a tenth of the instances (smoke run)")
     parser.add_argument("--gateway-processes", type=int, default=1, help="run_gateway --processes N")
@@ -785,7 +789,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the results as JSON")
     args = parser.parse_args(argv)
     if args.serve_bare:
-        return serve_bare(args.serve_bare, args.stock, args.floor, args.journal)
+        return serve_bare(args.serve_bare, args.bare_receiver)
     receivers = [r for r in args.receivers.split(",") if r]
 
     shapes = [s for s in args.shapes.split(",") if s]
@@ -825,7 +829,7 @@ def main(argv: list[str] | None = None) -> int:
                         if receiver == "storescp":
                             runs.append(measure_storescp(workdir, studies))
                             _log(f"  {runs[-1]:.2f} s")
-                        elif receiver in ("stack", "floor", "journal", "pynetdicom-stock"):
+                        elif receiver in BARE_RECEIVERS:
                             seconds, cpu_seconds = measure_bare(bench, studies, receiver)
                             runs.append(seconds)
                             cpu.append(cpu_seconds)
