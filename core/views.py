@@ -15,16 +15,23 @@ from core.services import notification_mark_read
 from sites.models import Role
 
 
+def refusal_message(request: HttpRequest, error: ApplicationError) -> None:
+    """A service's refusal for the next page: its message, then its detailed errors if any (a rota's, say)."""
+    messages.error(request, error.message)
+    for detail in error.extra.get("errors", [])[:20]:
+        messages.error(request, detail)
+
+
 def act(request: HttpRequest, action: Callable[[], object], success: str) -> bool:
     """Run a posted form's service call; its success or its refusal becomes the next page's message.
 
     Returns:
-        Whether the service accepted (a refusal is an ``ApplicationError``, shown as is).
+        Whether the service accepted (a refusal is an ``ApplicationError``: ``refusal_message``).
     """
     try:
         action()
     except ApplicationError as error:
-        messages.error(request, error.message)
+        refusal_message(request, error)
         return False
     messages.success(request, success)
     return True

@@ -24,6 +24,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from core.exceptions import ApplicationError
 from core.services import audit_log
+from core.views import act, refusal_message
 from reports.forms import AcknowledgeForm
 from reports.selectors import critical_alert_list_open_for_user
 from sites.forms import (
@@ -165,12 +166,6 @@ def _require_radiologist(user) -> Radiologist:
     return radiologist
 
 
-def _refusal(request: HttpRequest, error: ApplicationError) -> None:
-    messages.error(request, error.message)
-    for detail in error.extra.get("errors", [])[:20]:
-        messages.error(request, detail)
-
-
 def issue_message(issue: Issue) -> str:
     """The issue in the user's language (the French templates are in the catalogue)."""
     params = dict(issue.params)
@@ -208,7 +203,7 @@ def rota_month_generate_view(request: HttpRequest) -> HttpResponse:
     try:
         rota_month = rota_month_generate(ght=ght, month=month, by=request.user)
     except ApplicationError as error:
-        _refusal(request, error)
+        refusal_message(request, error)
         return redirect("rota_month_list")
     messages.success(request, _("Planning généré : %(count)d gardes.") % {"count": rota_month.shifts.count()})
     return redirect("rota_month_detail", month_id=rota_month.pk)
@@ -242,11 +237,11 @@ def rota_month_detail(request: HttpRequest, month_id: int) -> HttpResponse:
 @require_POST
 def rota_month_publish_view(request: HttpRequest, month_id: int) -> HttpResponse:
     rota_month = rota_month_get_for_admin(user=request.user, rota_month_id=month_id)
-    try:
-        rota_month_publish(rota_month=rota_month, by=request.user)
-        messages.success(request, _("Planning publié : ses gardes comptent désormais pour la répartition."))
-    except ApplicationError as error:
-        _refusal(request, error)
+    act(
+        request,
+        lambda: rota_month_publish(rota_month=rota_month, by=request.user),
+        _("Planning publié : ses gardes comptent désormais pour la répartition."),
+    )
     return redirect("rota_month_detail", month_id=rota_month.pk)
 
 
@@ -254,11 +249,11 @@ def rota_month_publish_view(request: HttpRequest, month_id: int) -> HttpResponse
 @require_POST
 def rota_month_unpublish_view(request: HttpRequest, month_id: int) -> HttpResponse:
     rota_month = rota_month_get_for_admin(user=request.user, rota_month_id=month_id)
-    try:
-        rota_month_unpublish(rota_month=rota_month, by=request.user)
-        messages.success(request, _("Planning repassé en brouillon."))
-    except ApplicationError as error:
-        _refusal(request, error)
+    act(
+        request,
+        lambda: rota_month_unpublish(rota_month=rota_month, by=request.user),
+        _("Planning repassé en brouillon."),
+    )
     return redirect("rota_month_detail", month_id=rota_month.pk)
 
 
@@ -304,7 +299,7 @@ def shift_assign_view(request: HttpRequest, shift_id: int) -> HttpResponse:
             try:
                 shift_assign(shift=shift, radiologist=form.cleaned_data["radiologist"], by=request.user)
             except ApplicationError as error:
-                _refusal(request, error)
+                refusal_message(request, error)
             return redirect(back)
     elif request.method != "GET":
         return HttpResponseNotAllowed(["GET", "POST"])
@@ -380,11 +375,11 @@ def shift_swap_propose_view(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         context["swap_form"] = form
         return render(request, "sites/rota_mine.html", context, status=400)
-    try:
-        shift_swap_propose(by=radiologist, **form.cleaned_data)
-        messages.success(request, _("Échange proposé : il prendra effet quand votre collègue l'aura accepté."))
-    except ApplicationError as error:
-        _refusal(request, error)
+    act(
+        request,
+        lambda: shift_swap_propose(by=radiologist, **form.cleaned_data),
+        _("Échange proposé : il prendra effet quand votre collègue l'aura accepté."),
+    )
     return redirect("rota_mine")
 
 
@@ -392,11 +387,11 @@ def shift_swap_propose_view(request: HttpRequest) -> HttpResponse:
 @require_POST
 def shift_swap_accept_view(request: HttpRequest, swap_id: int) -> HttpResponse:
     swap = shift_swap_get_for_radiologist(user=request.user, swap_id=swap_id)
-    try:
-        shift_swap_accept(swap=swap, by=_require_radiologist(request.user))
-        messages.success(request, _("Échange accepté : les deux gardes ont changé de main."))
-    except ApplicationError as error:
-        _refusal(request, error)
+    act(
+        request,
+        lambda: shift_swap_accept(swap=swap, by=_require_radiologist(request.user)),
+        _("Échange accepté : les deux gardes ont changé de main."),
+    )
     return redirect("rota_mine")
 
 
@@ -404,11 +399,7 @@ def shift_swap_accept_view(request: HttpRequest, swap_id: int) -> HttpResponse:
 @require_POST
 def shift_swap_refuse_view(request: HttpRequest, swap_id: int) -> HttpResponse:
     swap = shift_swap_get_for_radiologist(user=request.user, swap_id=swap_id)
-    try:
-        shift_swap_refuse(swap=swap, by=_require_radiologist(request.user))
-        messages.success(request, _("Échange clos."))
-    except ApplicationError as error:
-        _refusal(request, error)
+    act(request, lambda: shift_swap_refuse(swap=swap, by=_require_radiologist(request.user)), _("Échange clos."))
     return redirect("rota_mine")
 
 

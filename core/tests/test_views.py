@@ -109,3 +109,20 @@ def test_act_reports_success_once_the_action_ran():
     assert act(request, lambda: done.append(1), "Examen pris.") is True
     assert done == [1]
     assert [(m.level, m.message) for m in messages.get_messages(request)] == [(messages.SUCCESS, "Examen pris.")]
+
+
+def test_act_lists_the_details_of_a_refusal_after_its_message():
+    from django.contrib import messages
+
+    from core.exceptions import ApplicationError
+    from core.views import act
+
+    def refused():
+        raise ApplicationError("Le planning a des erreurs.", extra={"errors": ["Garde du 3 sans radiologue."]})
+
+    request = _posted()
+    assert act(request, refused, "Planning publié.") is False
+    assert [m.message for m in messages.get_messages(request)] == [
+        "Le planning a des erreurs.",
+        "Garde du 3 sans radiologue.",
+    ]
