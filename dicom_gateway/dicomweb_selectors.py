@@ -14,7 +14,7 @@ import unicodedata
 import zoneinfo
 from dataclasses import dataclass
 
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.http import Http404
 
 from sites.models import User
@@ -257,11 +257,20 @@ def _instance_filter(qs: QuerySet[Instance], query: Query) -> QuerySet[Instance]
 
 
 def instance_list_for_exam(*, exam: Exam) -> QuerySet[Instance]:
-    """Every instance of an (already scoped) exam, series by series."""
+    """Every instance of an (already scoped) exam, series by series, each along its slice normal.
+
+    Images without a position (multi-frame, secondary captures) follow, by instance number.
+    """
     return (
         Instance.objects.filter(series__exam=exam)
         .select_related("series__exam")
-        .order_by("series__series_number", "series_id", "instance_number", "id")
+        .order_by(
+            "series__series_number",
+            "series_id",
+            F("slice_position").asc(nulls_last=True),
+            "instance_number",
+            "id",
+        )
     )
 
 

@@ -131,7 +131,7 @@ def instance_receive(
                 series_instance_uid=quick.series_instance_uid,
                 sop_instance_uid=quick.sop_instance_uid,
                 sop_class_uid=quick.sop_class_uid,
-                instance={"instance_number": quick.instance_number},
+                instance={"instance_number": quick.instance_number, "slice_position": quick.slice_position},
             )
             transfer_syntax = quick.transfer_syntax_uid
         else:
@@ -217,9 +217,9 @@ class _ForeignStudy(Exception):
 _INSERT_IN_KNOWN_SERIES = """
 WITH new_instance AS (
     INSERT INTO {instance} (series_id, sop_instance_uid, sop_class_uid, transfer_syntax_uid,
-                            instance_number, storage_key, size, received_at)
+                            instance_number, slice_position, storage_key, size, received_at)
     SELECT %(series_id)s, %(sop_instance_uid)s, %(sop_class_uid)s, %(transfer_syntax_uid)s,
-           %(instance_number)s, %(storage_key)s, %(size)s, %(now)s
+           %(instance_number)s, %(slice_position)s, %(storage_key)s, %(size)s, %(now)s
     WHERE EXISTS (SELECT 1 FROM {series} WHERE id = %(series_id)s)
     ON CONFLICT (sop_instance_uid) DO NOTHING
     RETURNING id
@@ -288,6 +288,7 @@ def _index_in_known_series(
         "sop_class_uid": index.sop_class_uid,
         "transfer_syntax_uid": transfer_syntax,
         "instance_number": index.instance["instance_number"],
+        "slice_position": index.instance["slice_position"],
         "storage_key": key,
         "size": size,
         "now": timezone.now(),
@@ -351,7 +352,8 @@ def _index(
         instance.storage_key, instance.size = key, size
         instance.transfer_syntax_uid = transfer_syntax
         instance.instance_number = index.instance["instance_number"]
-        instance.save(update_fields=["storage_key", "size", "transfer_syntax_uid", "instance_number"])
+        instance.slice_position = index.instance["slice_position"]
+        instance.save(update_fields=["storage_key", "size", "transfer_syntax_uid", "instance_number", "slice_position"])
         Exam.objects.filter(pk=exam.pk).update(received_bytes=F("received_bytes") + size - old_size)
         audit_log(
             action="instance.replaced",

@@ -151,6 +151,8 @@ class Instance(models.Model):
     sop_class_uid = models.CharField(_("SOP Class UID"), max_length=64)
     transfer_syntax_uid = models.CharField(_("syntaxe de transfert"), max_length=64, blank=True)
     instance_number = models.IntegerField(_("numéro d'image"), null=True, blank=True)
+    # Along the slice normal (dicom_gateway.indexing.slice_position): the viewer's order.
+    slice_position = models.FloatField(_("position de coupe (mm)"), null=True, blank=True)
     # A hash-derived key inside STORAGE_ROOT; never a UID or dataset text.
     storage_key = models.CharField(_("clé de stockage"), max_length=128)
     size = models.PositiveBigIntegerField(_("taille (octets)"), default=0)

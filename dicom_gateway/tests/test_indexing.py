@@ -1,11 +1,21 @@
 import datetime
+from io import BytesIO
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
+from pydicom import dcmread
 
-from dicom_gateway.indexing import InvalidDataset, index_dataset, parse_da, parse_tm, study_datetime_utc
-from dicom_gateway.tests.dicom_factories import make_dataset, roundtrip
+from dicom_gateway.indexing import (
+    InvalidDataset,
+    decimal_strings,
+    index_dataset,
+    parse_da,
+    parse_tm,
+    slice_position,
+    study_datetime_utc,
+)
+from dicom_gateway.tests.dicom_factories import encode, make_dataset, roundtrip
 
 
 def test_it_indexes_the_worklist_fields():
@@ -106,3 +116,81 @@ def test_any_text_uid_is_either_valid_or_refused_never_a_crash(value):
     except InvalidDataset:
         return
     assert set(index.sop_instance_uid) <= set("0123456789.")
+
+
+# --- slice position: the viewer's order along the stack ---
+
+AXIAL, SAGITTAL, CORONAL = [1, 0, 0, 0, 1, 0], [0, 1, 0, 0, 0, -1], [1, 0, 0, 0, 0, -1]
+
+
+@pytest.mark.parametrize(
+    ("orientation", "position", "expected"),
+    [
+        (AXIAL, [-125, -125, 42.5], 42.5),  # normal +z (towards the head)
+        (SAGITTAL, [12, -100, 80], -12),  # row +y × column -z = -x
+        (CORONAL, [-100, 30, 80], 30),  # row +x × column -z = +y
+    ],
+)
+def test_the_slice_position_is_the_position_along_the_normal(orientation, position, expected):
+    ds = roundtrip(make_dataset(ImageOrientationPatient=orientation, ImagePositionPatient=position))
+    assert index_dataset(ds).instance["slice_position"] == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {},  # no geometry (secondary capture, multi-frame)
+        {"ImagePositionPatient": [1, 2, 3]},
+        {"ImagePositionPatient": [1, 2], "ImageOrientationPatient": AXIAL},
+        {"ImagePositionPatient": [1, 2, 3], "ImageOrientationPatient": [1, 0, 0, 1, 0, 0]},  # no normal
+        {"ImagePositionPatient": [1, 2, 3], "ImageOrientationPatient": [1, 0, 0, 0, 1]},
+    ],
+)
+def test_no_usable_geometry_gives_no_slice_position(overrides):
+    assert index_dataset(roundtrip(make_dataset(**overrides))).instance["slice_position"] is None
+
+
+def test_a_malformed_position_loses_its_place_in_the_stack_not_the_image():
+    # As a scanner would send it (pydicom refuses to write it).
+    data = encode(make_dataset(ImageOrientationPatient=AXIAL, ImagePositionPatient=["1", "222", "3"]))
+    index = index_dataset(dcmread(BytesIO(data.replace(b"1\\222\\3", b"1\\abc\\3"))))
+    assert index.instance["slice_position"] is None
+    assert index.instance["instance_number"] == 7
+
+
+def test_decimal_strings_take_only_what_ds_allows():
+    assert decimal_strings(" -125.5\\.5\\1e3 \x00") == [-125.5, 0.5, 1000.0]
+    for bad in ["nan\\1", "1_0", "inf", "", "1\\\\2", "0x10"]:
+        assert decimal_strings(bad) is None
+
+
+unit = st.floats(-1, 1, allow_nan=False)
+coordinate = st.floats(-1000, 1000, allow_nan=False)
+
+
+@given(
+    row=st.tuples(unit, unit, unit),
+    column=st.tuples(unit, unit, unit),
+    origin=st.tuples(coordinate, coordinate, coordinate),
+    steps=st.lists(st.floats(-500, 500, allow_nan=False), min_size=2, max_size=10),
+)
+def test_images_sort_along_the_stack_whatever_the_orientation(row, column, origin, steps):
+    # Images moved by ``step`` along the plane's normal sort in the order of their steps.
+    normal = (
+        row[1] * column[2] - row[2] * column[1],
+        row[2] * column[0] - row[0] * column[2],
+        row[0] * column[1] - row[1] * column[0],
+    )
+    length = sum(n * n for n in normal) ** 0.5
+    assume(length > 0.1)
+    unit_normal = [n / length for n in normal]
+    orientation = [*row, *column]
+    positions = [
+        slice_position([o + step * n for o, n in zip(origin, unit_normal, strict=True)], orientation)
+        for step in steps
+    ]
+    base = slice_position(list(origin), orientation)
+    for step, position in zip(steps, positions, strict=True):
+        assert position - base == pytest.approx(step * length, abs=1e-6 * (1 + abs(step) * length + abs(base)))
+    by_position = sorted(range(len(steps)), key=lambda i: positions[i])
+    assert [steps[i] for i in by_position] == pytest.approx(sorted(steps), abs=1e-6 * 2000)

@@ -40,6 +40,7 @@ def _pydicoms_reading(data: bytes):
         index.series_instance_uid,
         index.instance["instance_number"],
         str(ds.file_meta.TransferSyntaxUID),
+        index.instance["slice_position"],
     )
 
 
@@ -54,6 +55,7 @@ def _scanned(data: bytes):
         found.series_instance_uid,
         found.instance_number,
         found.transfer_syntax_uid,
+        found.slice_position,
     )
 
 
@@ -84,6 +86,15 @@ instance_numbers = st.one_of(
     st.sampled_from(["", " 12 ", "1.0", "1.5", "1\\2", "abc", "+7", "0012"]),
 )
 syntaxes = st.sampled_from([ExplicitVRLittleEndian, ImplicitVRLittleEndian])
+decimal = st.one_of(
+    st.floats(-1e4, 1e4, allow_nan=False).map(lambda f: f"{f:.6g}"),
+    st.sampled_from(["0", "-0.5", "1e2", " 12", "+3.", ".25"]),
+)
+geometries = st.one_of(
+    st.none(),
+    st.tuples(st.lists(decimal, min_size=2, max_size=4), st.lists(decimal, min_size=5, max_size=7)),
+    st.tuples(st.lists(decimal, min_size=3, max_size=3), st.just(["1", "0", "0", "0", "1", "0"])),
+)
 
 
 @settings(max_examples=150)
@@ -93,12 +104,15 @@ syntaxes = st.sampled_from([ExplicitVRLittleEndian, ImplicitVRLittleEndian])
     sequence=st.sampled_from([None, False, True]),
     pixels=st.booleans(),
     cut=st.one_of(st.none(), st.integers(1, 400)),
+    geometry=geometries,
 )
-def test_scanned_identifiers_are_pydicoms_or_none(syntax, number, sequence, pixels, cut):
+def test_scanned_identifiers_are_pydicoms_or_none(syntax, number, sequence, pixels, cut, geometry):
     ds = make_ct_image(rows=8, columns=8) if pixels else make_dataset()
     if sequence is not None:
         _with_sequence(ds, undefined=sequence)
     try:
+        if geometry is not None:
+            ds.ImagePositionPatient, ds.ImageOrientationPatient = geometry
         if number is None:
             del ds.InstanceNumber
         else:
@@ -118,6 +132,17 @@ def test_the_usual_instance_is_read_without_pydicom():
         data = encode(ds, transfer_syntax=syntax)
         assert _scanned(data) == _pydicoms_reading(data)
         assert scan_identifiers(data).instance_number == 42
+
+
+def test_the_slice_position_is_read_without_pydicom_and_a_bad_one_costs_only_itself():
+    ds = make_ct_image(rows=8, columns=8, ImagePositionPatient=["-125", "-125", "42.5"])
+    ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
+    for syntax in (ExplicitVRLittleEndian, ImplicitVRLittleEndian):
+        data = encode(ds, transfer_syntax=syntax)
+        assert scan_identifiers(data).slice_position == 42.5
+        bad = data.replace(b"-125\\-125\\42.5", b"-125\\-125\\4x.5")
+        assert scan_identifiers(bad).slice_position is None
+        assert _scanned(bad) == _pydicoms_reading(bad)
 
 
 def test_encapsulated_pixel_data_is_walked_through():

@@ -8,6 +8,7 @@ from pydicom.uid import generate_uid
 
 from core.models import AuditEvent
 from dicom_gateway import statuses
+from dicom_gateway.dicomweb_selectors import instance_list_for_exam
 from dicom_gateway.services import instance_receive
 from dicom_gateway.storage import FileSystemStorage
 from dicom_gateway.tests.dicom_factories import encode, make_ct_image, make_dataset
@@ -61,13 +62,14 @@ def test_the_same_instance_twice_is_stored_once(modality, storage):
 def test_a_changed_resend_replaces_the_instance_with_an_audit_event(
     modality, storage, django_capture_on_commit_callbacks
 ):
-    ds = make_dataset()
+    ds = make_dataset(ImageOrientationPatient=[1, 0, 0, 0, 1, 0], ImagePositionPatient=[0, 0, 10])
     instance_receive(data=encode(ds), modality=modality, storage=storage)
     ds.StudyDescription = "Corrigé"
+    ds.ImagePositionPatient = [0, 0, 12.5]
     with django_capture_on_commit_callbacks(execute=True):
         result = instance_receive(data=encode(ds), modality=modality, storage=storage)
     assert result.replaced
-    assert Instance.objects.count() == 1
+    assert Instance.objects.get().slice_position == 12.5
     assert len(_files(storage)) == 1  # the old file was removed after commit
     assert AuditEvent.objects.filter(action="instance.replaced").count() == 1
 
@@ -283,6 +285,42 @@ def test_the_next_instances_of_a_known_series_take_one_query(modality, storage, 
     assert Series.objects.get().number_of_instances == 3
     assert sorted(Instance.objects.values_list("instance_number", flat=True)) == [0, 1, 2]
     assert len(_files(storage)) == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_both_paths_index_the_slice_position_and_the_viewer_follows_it(modality, storage):
+    # Numbered head to feet, as CT scanners often do: instance numbers run against the normal.
+    study, series = generate_uid(), generate_uid()
+    payloads = [
+        encode(
+            make_dataset(
+                StudyInstanceUID=study,
+                SeriesInstanceUID=series,
+                InstanceNumber=i + 1,
+                ImageOrientationPatient=[1, 0, 0, 0, 1, 0],
+                ImagePositionPatient=[-125, -125, 100 - 2.5 * i],
+            )
+        )
+        for i in range(4)
+    ]
+    cache = {}
+    for data in payloads:  # the first by pydicom, the next ones by quickscan
+        assert instance_receive(data=data, modality=modality, storage=storage, series_cache=cache).status == 0
+    positions = dict(Instance.objects.values_list("instance_number", "slice_position"))
+    assert positions == {1: 100.0, 2: 97.5, 3: 95.0, 4: 92.5}
+    ordered = instance_list_for_exam(exam=Exam.objects.get())
+    assert [i.instance_number for i in ordered] == [4, 3, 2, 1]
+
+
+@pytest.mark.django_db
+def test_images_without_a_position_follow_by_instance_number(modality, storage):
+    study, series = generate_uid(), generate_uid()
+    for number, position in [(3, None), (1, None), (2, [0, 0, 5]), (4, [0, 0, -5])]:
+        geometry = {"ImagePositionPatient": position, "ImageOrientationPatient": [1, 0, 0, 0, 1, 0]} if position else {}
+        ds = make_dataset(StudyInstanceUID=study, SeriesInstanceUID=series, InstanceNumber=number, **geometry)
+        assert instance_receive(data=encode(ds), modality=modality, storage=storage).status == 0
+    ordered = instance_list_for_exam(exam=Exam.objects.get())
+    assert [i.instance_number for i in ordered] == [4, 2, 1, 3]
 
 
 @pytest.mark.django_db

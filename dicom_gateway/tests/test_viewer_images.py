@@ -68,6 +68,19 @@ def test_the_image_list_gives_signed_urls_that_serve_the_stored_files(client, ra
         assert b"".join(response.streaming_content) == data
 
 
+def test_the_viewer_gets_each_series_along_its_slice_normal(client, radiologist_a, site_a, settings, tmp_path):
+    # Numbered against the normal (head to feet): dwv would move its buffer for every image.
+    settings.STORAGE_ROOT = tmp_path / "store"
+    modality = ModalityFactory(site=site_a, ae_title="CT_REV")
+    study = list(build_study("small", count=5, patient_id="PIDREV"))
+    for number, ds in zip(range(5, 0, -1), study, strict=True):
+        ds.InstanceNumber = number
+        _receive(ds, modality)
+    client.force_login(radiologist_a)
+    series = _series(client, Exam.objects.get(study_instance_uid=study[0].StudyInstanceUID))
+    assert series["instances"] == [ds.SOPInstanceUID for ds in study]  # the simulator's order: ascending z
+
+
 def test_handing_out_the_urls_is_audited_once_per_series_and_the_images_are_not(client, radiologist_a, stored):
     client.force_login(radiologist_a)
     series = _series(client, stored["exam_a"])
