@@ -130,12 +130,23 @@ _NOT_CACHED = object()
 
 
 def exam_dose_cached(*, exam: Exam) -> DoseSummary | None:
-    """``exam_dose``, read once per state of the exam's images."""
+    """``exam_dose``, read once per state of the exam's images.
+
+    The cache only saves file reads: if it fails (Redis down), the dose is read
+    and the editor still opens.
+    """
     key = f"reports:exam-dose:{exam.pk}:{exam.study_instance_uid}:{exam.number_of_instances}:{exam.received_bytes}"
-    summary = cache.get(key, _NOT_CACHED)
+    try:
+        summary = cache.get(key, _NOT_CACHED)
+    except Exception:  # noqa: BLE001 - whatever the backend raises, reading is the fallback
+        logger.warning("dose cache unavailable, reading the images", exc_info=True)
+        return exam_dose(exam=exam)
     if summary is _NOT_CACHED:
         summary = exam_dose(exam=exam)
-        cache.set(key, summary, DOSE_CACHE_SECONDS)
+        try:
+            cache.set(key, summary, DOSE_CACHE_SECONDS)
+        except Exception:  # noqa: BLE001 - as above
+            logger.warning("dose cache unavailable, not kept", exc_info=True)
     return summary
 
 

@@ -244,6 +244,25 @@ def test_the_editor_preview_reads_the_dose_once_per_state_of_the_images(settings
     assert reads >= 1
 
 
+def test_the_editor_preview_still_shows_the_dose_when_the_cache_is_down(settings, tmp_path, site_a, radiologist_a):
+    from dicom_gateway.services import instance_receive
+    from dicom_gateway.tests.dicom_factories import encode, make_ct_image
+    from sites.tests.factories import ModalityFactory
+    from worklist.models import Exam
+
+    settings.STORAGE_ROOT = tmp_path / "store"
+    ds = make_ct_image()
+    ds.CTDIvol = 12.0
+    assert instance_receive(data=encode(ds), modality=ModalityFactory(site=site_a)).status == 0
+    exam = Exam.objects.get(study_instance_uid=ds.StudyInstanceUID)
+    # A real Redis client against a port where nothing listens: connection refused.
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"}
+    }
+    preview = services.report_draft_preview(exam=exam, by=radiologist_a)
+    assert "CTDIvol maximal : 12,0 mGy" in preview.dose
+
+
 def test_a_cached_dose_never_follows_a_row_id_to_another_study(settings, tmp_path, site_a, radiologist_a):
     """After a database restore, a new exam may get an old one's id while the cache kept its keys."""
     from pydicom.uid import generate_uid
