@@ -21,7 +21,7 @@ from pynetdicom import PYNETDICOM_IMPLEMENTATION_UID, PYNETDICOM_IMPLEMENTATION_
 
 from core.services import audit_log
 from dicom_gateway import metrics, mwl, statuses
-from dicom_gateway.services import SeriesCache, instance_receive
+from dicom_gateway.services import SeriesCache, counts_settle, instance_receive
 from sites.models import Modality
 
 logger = logging.getLogger("dicom_gateway")
@@ -41,7 +41,7 @@ class AssociationStats:
     exams: dict[int, int] = field(default_factory=dict)
     closed: bool = False
     # The series indexed so far: their next instances take one SQL statement.
-    series: SeriesCache = field(default_factory=dict)
+    series: SeriesCache = field(default_factory=SeriesCache)
 
 
 def _explicit_le(tag: int, vr: bytes, value: bytes) -> bytes:
@@ -221,6 +221,12 @@ def find(
     yield statuses.SUCCESS, None
 
 
+def release_requested(stats: AssociationStats | None) -> None:
+    """Before answering A-RELEASE: the exams' counts the association owes (never raises)."""
+    if stats is not None:
+        counts_settle(stats.series)
+
+
 def association_closed(stats: AssociationStats | None) -> None:
     """One summary line per association and per study (no patient data at INFO).
 
@@ -231,6 +237,7 @@ def association_closed(stats: AssociationStats | None) -> None:
         connection.close()
         return
     stats.closed = True
+    counts_settle(stats.series)  # after an abort or a lost connection (a release has settled them)
     duration = time.monotonic() - stats.started
     for exam_id, count in stats.exams.items():
         logger.info("study received: exam=%s calling_ae=%s instances=%s", exam_id, stats.calling_ae, count)

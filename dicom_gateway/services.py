@@ -9,13 +9,11 @@ file is harmless and content-addressed, so a retry reuses it).
 
 from __future__ import annotations
 
-import functools
 import logging
-from concurrent.futures import ThreadPoolExecutor, wait
+import time
 from dataclasses import dataclass
 from io import BytesIO
 
-from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -30,6 +28,7 @@ from dicom_gateway.quickscan import scan_identifiers
 from dicom_gateway.storage import Storage, StorageError, StoredObject, get_storage
 from sites.models import Modality
 from worklist.models import Exam, Instance, Priority, Series
+from worklist.services import exam_counts_refresh
 from worklist.states import Status
 
 logger = logging.getLogger(__name__)
@@ -62,7 +61,24 @@ class KnownSeries:
 
 
 # series_instance_uid → KnownSeries; one per association (handlers.AssociationStats).
-SeriesCache = dict[str, KnownSeries]
+class SeriesCache(dict[str, KnownSeries]):
+    """The series an association indexed, by UID, and the exams whose counts it owes.
+
+    The next instances of a known series are inserted without updating their
+    series' and exam's counters (two UPDATEs per instance, a quarter of its time
+    in the gateway): the association recounts an exam at most every
+    ``COUNTS_EVERY_SECONDS`` while it sends (``owed``: exam id → when the first
+    uncounted instance came), and when it closes (``counts_settle``).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.owed: dict[int, float] = {}
+
+
+# Long enough to spare most recounts, short enough for the board's live counts; the quiet
+# period (EXAM_QUIET_SECONDS) is much longer, and READY recounts anyway.
+COUNTS_EVERY_SECONDS = 0.5
 
 
 # Values longer than this (pixel data, in practice) are not read into the Dataset: nothing
@@ -152,6 +168,7 @@ def instance_receive(
         except DatabaseError as exc:
             return _database_failed(exc)
         if exam_id is not None:
+            _count_later(series_cache, exam_id)
             return ReceiveResult(status=statuses.SUCCESS, exam_id=exam_id, created=True, size=stored.size)
         # Not a plain new instance (a re-send, or the rows went away): the full path decides.
         series_cache.pop(index.series_instance_uid, None)
@@ -185,6 +202,30 @@ def instance_receive(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def _count_later(series_cache: SeriesCache, exam_id: int) -> None:
+    """Owe the exam a recount; pay it if the first uncounted instance is old enough."""
+    now = time.monotonic()
+    since = series_cache.owed.setdefault(exam_id, now)
+    if now - since >= COUNTS_EVERY_SECONDS:
+        _recount(series_cache, exam_id)
+
+
+def _recount(series_cache: SeriesCache, exam_id: int) -> None:
+    try:
+        exam_counts_refresh(exam_id=exam_id)
+    except DatabaseError as exc:
+        # The instances are indexed; only their counts wait for the next recount (or READY's).
+        logger.warning("recount of exam %s failed: %s", exam_id, type(exc).__name__)
+        return
+    series_cache.owed.pop(exam_id, None)
+
+
+def counts_settle(series_cache: SeriesCache) -> None:
+    """Recount every exam the association still owes (it is closing). Never raises."""
+    for exam_id in list(series_cache.owed):
+        _recount(series_cache, exam_id)
+
+
 def _read_whole(data: bytes, tz_name: str) -> tuple[InstanceIndex, str]:
     """pydicom's reading: every index field, and the transfer syntax."""
     ds = parse_part10(data)
@@ -210,59 +251,36 @@ class _ForeignStudy(Exception):
     pass
 
 
-# One statement, so one round trip (committed by the caller once the file is durable): insert the
-# instance unless its SOP Instance UID is known (then nothing happens and the full
-# path handles the re-send), and only if it was inserted, count it in its series and
-# exam. The counters are incremented in SQL, so concurrent associations add up.
+# One statement, so one round trip (run once the file is durable, and autocommitted): insert the
+# instance unless its SOP Instance UID is known (then nothing happens and the full path handles
+# the re-send) or its series is gone. Its series' and exam's counts are recounted later
+# (SeriesCache, worklist.services.exam_counts_refresh).
 _INSERT_IN_KNOWN_SERIES = """
-WITH new_instance AS (
-    INSERT INTO {instance} (series_id, sop_instance_uid, sop_class_uid, transfer_syntax_uid,
-                            instance_number, slice_position, storage_key, size, received_at)
-    SELECT %(series_id)s, %(sop_instance_uid)s, %(sop_class_uid)s, %(transfer_syntax_uid)s,
-           %(instance_number)s, %(slice_position)s, %(storage_key)s, %(size)s, %(now)s
-    WHERE EXISTS (SELECT 1 FROM {series} WHERE id = %(series_id)s)
-    ON CONFLICT (sop_instance_uid) DO NOTHING
-    RETURNING id
-), counted_series AS (
-    UPDATE {series} SET number_of_instances = number_of_instances + 1
-    WHERE id = %(series_id)s AND EXISTS (SELECT 1 FROM new_instance)
-)
-UPDATE {exam}
-SET number_of_instances = number_of_instances + 1, received_bytes = received_bytes + %(size)s,
-    last_instance_at = %(now)s
-WHERE id = %(exam_id)s AND EXISTS (SELECT 1 FROM new_instance)
+INSERT INTO {instance} (series_id, sop_instance_uid, sop_class_uid, transfer_syntax_uid,
+                        instance_number, slice_position, storage_key, size, received_at)
+SELECT %(series_id)s, %(sop_instance_uid)s, %(sop_class_uid)s, %(transfer_syntax_uid)s,
+       %(instance_number)s, %(slice_position)s, %(storage_key)s, %(size)s, %(now)s
+WHERE EXISTS (SELECT 1 FROM {series} WHERE id = %(series_id)s)
+ON CONFLICT (sop_instance_uid) DO NOTHING
 RETURNING id
 """
-
-
-@functools.cache
-def _store_pool() -> ThreadPoolExecutor:
-    # Threads only wait for the disk (fsync releases the GIL); one per possible association.
-    return ThreadPoolExecutor(max_workers=max(2, settings.DICOM_MAX_ASSOCIATIONS), thread_name_prefix="store")
 
 
 def _store_and_index_in_known_series(
     storage: Storage, data: bytes, index: InstanceIndex, known: KnownSeries, transfer_syntax: str
 ) -> tuple[int | None, StoredObject]:
-    """Make the file durable while its index row is written, and commit only once it is.
+    """Make the file durable, then index it in one autocommitted statement: one round trip.
 
-    The file's write and fsyncs (another thread) overlap the index statement's round
-    trip; the transaction commits after the file is durable, so an index row is
-    never visible, even for a moment, without its file. If the store fails, the
-    transaction rolls back.
+    The row is written only once the file is durable, so it is never visible without
+    its file. Django's ``atomic`` would cost two more round trips (BEGIN, COMMIT) and
+    about 0.25 ms of CPU per instance for a single statement that PostgreSQL runs as
+    its own transaction anyway (docs/benchmarks.md, sixth round).
 
     Returns:
         The exam id (None when the full path must decide), and the stored object.
     """
-    key = storage.key_for(data)
-    pending = _store_pool().submit(storage.store, data, key)
-    try:
-        with transaction.atomic():  # BEGIN … COMMIT (a savepoint when called in a transaction)
-            exam_id = _index_in_known_series(index, known, key, len(data), transfer_syntax)
-            stored = pending.result()  # a StorageError here rolls the row back
-    finally:
-        wait([pending])  # never leave a write running behind a failure answer
-    return exam_id, stored
+    stored = storage.store(data)
+    return _index_in_known_series(index, known, stored.key, stored.size, transfer_syntax), stored
 
 
 def _index_in_known_series(
@@ -271,19 +289,17 @@ def _index_in_known_series(
     """Index a new instance of a series this association already indexed, in one statement.
 
     The exam and series rows were found (and their site checked) by ``_index``
-    for an earlier instance, so only the instance row and the counters remain.
-    Runs in the caller's transaction (``_store_and_index_in_known_series``).
+    for an earlier instance, so only the instance row remains; its series' and exam's
+    counts are owed (``SeriesCache``).
+    Autocommitted (one round trip), or part of the caller's transaction if there is one.
 
     Returns:
         The exam id, or None when nothing was inserted (the SOP Instance UID is
         already indexed, or the series is gone): the caller takes the full path.
     """
-    sql = _INSERT_IN_KNOWN_SERIES.format(
-        instance=Instance._meta.db_table, series=Series._meta.db_table, exam=Exam._meta.db_table
-    )
+    sql = _INSERT_IN_KNOWN_SERIES.format(instance=Instance._meta.db_table, series=Series._meta.db_table)
     params = {
         "series_id": known.series_id,
-        "exam_id": known.exam_id,
         "sop_instance_uid": index.sop_instance_uid,
         "sop_class_uid": index.sop_class_uid,
         "transfer_syntax_uid": transfer_syntax,
@@ -295,8 +311,8 @@ def _index_in_known_series(
     }
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        row = cursor.fetchone()
-    return row[0] if row else None
+        inserted = cursor.fetchone() is not None
+    return known.exam_id if inserted else None
 
 
 @transaction.atomic

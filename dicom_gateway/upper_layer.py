@@ -413,6 +413,7 @@ class Association:
                 for message in self.assembler.feed(body):
                     self._dispatch(message)
             elif pdu_type == RELEASE_RQ:
+                handlers.release_requested(self.stats)  # the study's counts are right once released
                 self._send(_RELEASE_RP)
                 return
             elif pdu_type == ABORT:

@@ -1,3 +1,4 @@
+import datetime
 import os
 import time
 from pathlib import Path
@@ -9,7 +10,7 @@ from pydicom.uid import generate_uid
 from core.models import AuditEvent
 from dicom_gateway import statuses
 from dicom_gateway.dicomweb_selectors import instance_list_for_exam
-from dicom_gateway.services import instance_receive
+from dicom_gateway.services import COUNTS_EVERY_SECONDS, SeriesCache, counts_settle, instance_receive
 from dicom_gateway.storage import FileSystemStorage
 from dicom_gateway.tests.dicom_factories import encode, make_ct_image, make_dataset
 from sites.tests.factories import ModalityFactory
@@ -269,22 +270,81 @@ def _series_payloads(count, **overrides):
 @pytest.mark.django_db(transaction=True)  # as in the gateway: no outer transaction, no savepoint
 def test_the_next_instances_of_a_known_series_take_one_query(modality, storage, django_assert_num_queries):
     first, second, third = _series_payloads(3)
-    cache = {}
+    cache = SeriesCache()
     assert instance_receive(data=first, modality=modality, storage=storage, series_cache=cache).new_exam
     assert len(cache) == 1
-    with django_assert_num_queries(3) as captured:
+    with django_assert_num_queries(1) as captured:
         result = instance_receive(data=second, modality=modality, storage=storage, series_cache=cache)
-    # One statement, in a transaction that commits once the file is durable.
-    assert [q["sql"].split()[0] for q in captured.captured_queries] == ["BEGIN", "WITH", "COMMIT"]
+    # One autocommitted INSERT (its own transaction), once the file is durable.
+    assert [q["sql"].split()[0] for q in captured.captured_queries] == ["INSERT"]
     assert result.status == statuses.SUCCESS and result.created and result.size == len(second)
     instance_receive(data=third, modality=modality, storage=storage, series_cache=cache)
     exam = Exam.objects.get()
     assert result.exam_id == exam.pk
+    # The counts are owed to the exam until the association recounts (here: it closes).
+    assert exam.number_of_instances == 1 and list(cache.owed) == [exam.pk]
+    counts_settle(cache)
+    assert not cache.owed
+    exam.refresh_from_db()
     assert (exam.number_of_series, exam.number_of_instances) == (1, 3)
     assert exam.received_bytes == len(first) + len(second) + len(third)
     assert Series.objects.get().number_of_instances == 3
     assert sorted(Instance.objects.values_list("instance_number", flat=True)) == [0, 1, 2]
     assert len(_files(storage)) == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_sending_association_recounts_at_most_every_half_second(modality, storage, monkeypatch):
+    payloads = _series_payloads(4)
+    cache = SeriesCache()
+    clock = [1000.0]
+    monkeypatch.setattr(time, "monotonic", lambda: clock[0])
+    for data in payloads[:3]:  # the first by the full path (counted at once), two owed
+        instance_receive(data=data, modality=modality, storage=storage, series_cache=cache)
+        clock[0] += 0.2
+    exam = Exam.objects.get()
+    assert exam.number_of_instances == 1 and cache.owed == {exam.pk: 1000.2}
+    clock[0] = 1000.2 + COUNTS_EVERY_SECONDS
+    instance_receive(data=payloads[3], modality=modality, storage=storage, series_cache=cache)
+    exam.refresh_from_db()
+    assert (exam.number_of_instances, exam.received_bytes) == (4, sum(len(p) for p in payloads))
+    assert Series.objects.get().number_of_instances == 4
+    assert exam.last_instance_at == Instance.objects.latest("received_at").received_at
+    assert not cache.owed
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_exam_the_gateway_still_owes_counts_is_recounted_before_ready(modality, storage):
+    from django.utils import timezone
+
+    from worklist.services import exams_mark_stable
+
+    cache = SeriesCache()
+    for data in _series_payloads(3):
+        instance_receive(data=data, modality=modality, storage=storage, series_cache=cache)
+    # The gateway died before recounting: READY counts from the rows.
+    assert Exam.objects.get().number_of_instances == 1
+    later = timezone.now() + datetime.timedelta(seconds=60)
+    assert len(exams_mark_stable(now=later, quiet_seconds=30)) == 1
+    exam = Exam.objects.get()
+    assert (exam.status, exam.number_of_instances) == ("READY", 3)
+    assert Series.objects.get().number_of_instances == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_uncounted_instance_keeps_its_exam_receiving(modality, storage):
+    from django.utils import timezone
+
+    from worklist.services import exams_mark_stable
+
+    cache = SeriesCache()
+    first, second = _series_payloads(2)
+    instance_receive(data=first, modality=modality, storage=storage, series_cache=cache)
+    Exam.objects.update(last_instance_at=timezone.now() - datetime.timedelta(seconds=40))
+    instance_receive(data=second, modality=modality, storage=storage, series_cache=cache)  # owed, not counted
+    # By the exam row alone it is quiet; its newest instance says otherwise.
+    assert exams_mark_stable(quiet_seconds=30) == []
+    assert Exam.objects.get().status == "RECEIVING"
 
 
 @pytest.mark.django_db(transaction=True)
@@ -303,7 +363,7 @@ def test_both_paths_index_the_slice_position_and_the_viewer_follows_it(modality,
         )
         for i in range(4)
     ]
-    cache = {}
+    cache = SeriesCache()
     for data in payloads:  # the first by pydicom, the next ones by quickscan
         assert instance_receive(data=data, modality=modality, storage=storage, series_cache=cache).status == 0
     positions = dict(Instance.objects.values_list("instance_number", "slice_position"))
@@ -326,11 +386,12 @@ def test_images_without_a_position_follow_by_instance_number(modality, storage):
 @pytest.mark.django_db
 def test_a_resend_through_the_series_cache_duplicates_nothing(modality, storage):
     payloads = _series_payloads(4)
-    cache = {}
+    cache = SeriesCache()
     for _ in range(2):
         for data in payloads:
             result = instance_receive(data=data, modality=modality, storage=storage, series_cache=cache)
             assert result.status == statuses.SUCCESS
+    counts_settle(cache)
     exam = Exam.objects.get()
     assert (exam.number_of_series, exam.number_of_instances) == (1, 4)
     assert Series.objects.get().number_of_instances == 4
@@ -340,7 +401,7 @@ def test_a_resend_through_the_series_cache_duplicates_nothing(modality, storage)
 @pytest.mark.django_db
 def test_a_changed_resend_through_the_series_cache_still_replaces(modality, storage):
     ds = make_dataset()
-    cache = {}
+    cache = SeriesCache()
     instance_receive(data=encode(ds), modality=modality, storage=storage, series_cache=cache)
     ds.StudyDescription = "Corrigé"
     result = instance_receive(data=encode(ds), modality=modality, storage=storage, series_cache=cache)
@@ -351,7 +412,7 @@ def test_a_changed_resend_through_the_series_cache_still_replaces(modality, stor
 @pytest.mark.django_db
 def test_a_cached_series_whose_exam_was_deleted_is_indexed_again(modality, storage):
     first, second = _series_payloads(2)
-    cache = {}
+    cache = SeriesCache()
     instance_receive(data=first, modality=modality, storage=storage, series_cache=cache)
     Exam.objects.all().delete()
     result = instance_receive(data=second, modality=modality, storage=storage, series_cache=cache)
@@ -363,7 +424,7 @@ def test_a_cached_series_whose_exam_was_deleted_is_indexed_again(modality, stora
 @pytest.mark.django_db
 def test_a_cached_series_uid_reused_in_another_study_is_refused(modality, storage):
     ds = make_dataset()
-    cache = {}
+    cache = SeriesCache()
     instance_receive(data=encode(ds), modality=modality, storage=storage, series_cache=cache)
     other = make_dataset(SeriesInstanceUID=ds.SeriesInstanceUID)  # same series UID, new study UID
     result = instance_receive(data=encode(other), modality=modality, storage=storage, series_cache=cache)
@@ -393,7 +454,7 @@ def test_a_database_outage_on_a_known_series_answers_out_of_resources(modality, 
     from django.db import connection
 
     first, second = _series_payloads(2)
-    cache = {}
+    cache = SeriesCache()
     instance_receive(data=first, modality=modality, storage=storage, series_cache=cache)
     real_port = connection.settings_dict["PORT"]
     connection.close()
@@ -408,13 +469,14 @@ def test_a_database_outage_on_a_known_series_answers_out_of_resources(modality, 
     assert Instance.objects.count() == 1
     retry = instance_receive(data=second, modality=modality, storage=storage, series_cache=cache)
     assert retry.status == statuses.SUCCESS
+    counts_settle(cache)
     assert Exam.objects.get().number_of_instances == 2
 
 
 @pytest.mark.django_db
 def test_a_full_disk_on_a_known_series_rolls_its_index_row_back(modality, storage, monkeypatch):
     first, second = _series_payloads(2)
-    cache = {}
+    cache = SeriesCache()
     instance_receive(data=first, modality=modality, storage=storage, series_cache=cache)
 
     def full(fd, data):
@@ -446,14 +508,14 @@ class _SlowStorage(FileSystemStorage):
 
 @pytest.mark.django_db(transaction=True)
 def test_an_instance_is_not_visible_before_its_file_is_durable(modality, tmp_path):
-    # The index statement of a known series runs while the file is written, but commits after.
+    # The index statement of a known series waits for the file to be durable.
     import threading
 
     from django.db import connection
 
     storage = _SlowStorage(tmp_path / "store")
     first, second = _series_payloads(2)
-    cache = {}
+    cache = SeriesCache()
     storage.go_on.set()
     instance_receive(data=first, modality=modality, storage=storage, series_cache=cache)
     storage.go_on.clear()

@@ -8,8 +8,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import CharField, Exists, OuterRef, Q
-from django.db.models.functions import Cast
+from django.db.models import CharField, Count, Exists, F, Max, OuterRef, Q, Subquery, Sum
+from django.db.models.functions import Cast, Coalesce, Greatest
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -19,7 +19,7 @@ from core.models import AuditEvent
 from core.services import notify
 from sites.models import Credential, Role, User
 from sites.selectors import credential_valid_q
-from worklist.models import EscalationStep, Exam, ExamEvent, ExamStatus, Priority, SlaPolicy
+from worklist.models import EscalationStep, Exam, ExamEvent, ExamStatus, Instance, Priority, Series, SlaPolicy
 from worklist.routing import Decision, Level, route
 from worklist.selectors import exam_in_pool, routing_inputs_for_exam, shifts_on_duty
 from worklist.states import Status, can_transition
@@ -104,6 +104,33 @@ def _send_exam_ready(exam_id: int) -> None:
     exam_ready_task.delay(exam_id)
 
 
+def _of_each(rows, value):
+    # One aggregate per outer row, as a subquery (0 when there is no row).
+    return Coalesce(Subquery(rows.order_by().values(value[0]).annotate(v=value[1]).values("v")), 0)
+
+
+def exam_counts_refresh(*, exam_id: int) -> None:
+    """Recount an exam's and its series' instances and bytes from the instance rows.
+
+    The gateway indexes the next instances of a known series without touching
+    these counters, and recounts them here at most every half second per
+    association, when the association closes, and before the exam becomes READY
+    (``exams_mark_stable``): a count is absolute, so a crash between two recounts
+    loses nothing. ``last_instance_at`` moves to the newest instance, never back.
+    """
+    Series.objects.filter(exam_id=exam_id).update(
+        number_of_instances=_of_each(Instance.objects.filter(series_id=OuterRef("pk")), ("series_id", Count("*")))
+    )
+    of_exam = Instance.objects.filter(series__exam_id=OuterRef("pk"))
+    newest = Subquery(of_exam.order_by().values("series__exam_id").annotate(v=Max("received_at")).values("v"))
+    Exam.objects.filter(pk=exam_id).update(
+        number_of_instances=_of_each(of_exam, ("series__exam_id", Count("*"))),
+        received_bytes=_of_each(of_exam, ("series__exam_id", Sum("size"))),
+        # Each side falls back on the other: SQLite's greatest of a NULL is NULL.
+        last_instance_at=Greatest(Coalesce(F("last_instance_at"), newest), Coalesce(newest, F("last_instance_at"))),
+    )
+
+
 def exams_mark_stable(*, now: datetime.datetime | None = None, quiet_seconds: float | None = None) -> list[int]:
     """Move to READY the exams that received no instance for the quiet period.
 
@@ -124,6 +151,8 @@ def exams_mark_stable(*, now: datetime.datetime | None = None, quiet_seconds: fl
     ]:
         try:
             with transaction.atomic():
+                # The gateway may still owe this exam a recount (and a later last instance).
+                exam_counts_refresh(exam_id=exam.pk)
                 exam_transition(
                     exam=exam,
                     to=Status.READY,
