@@ -186,8 +186,7 @@ def test_images_sort_along_the_stack_whatever_the_orientation(row, column, origi
     unit_normal = [n / length for n in normal]
     orientation = [*row, *column]
     positions = [
-        slice_position([o + step * n for o, n in zip(origin, unit_normal, strict=True)], orientation)
-        for step in steps
+        slice_position([o + step * n for o, n in zip(origin, unit_normal, strict=True)], orientation) for step in steps
     ]
     base = slice_position(list(origin), orientation)
     for step, position in zip(steps, positions, strict=True):
