@@ -88,3 +88,48 @@ def test_the_part10_header_is_byte_for_byte_pynetdicoms(sop_class, sop_instance,
     context = PresentationContextTuple(1, sop_class, transfer_syntax)
     event = Event(None, evt.EVT_C_STORE, {"request": request, "context": context})
     assert part10_header(sop_class, sop_instance, transfer_syntax) + dataset == event.encoded_dataset()
+
+
+def _body(data: bytes) -> bytes:
+    # What a C-STORE carries: the dataset after the preamble and the File Meta Information.
+    return data[144 + int.from_bytes(data[140:144], "little") :]
+
+
+def _association_sending(site, count: int):
+    from pydicom.uid import generate_uid
+
+    from dicom_gateway import handlers
+    from dicom_gateway.tests.dicom_factories import encode, make_dataset
+
+    stats = handlers.AssociationStats(calling_ae="CT_A", peer="127.0.0.1", modality=ModalityFactory(site=site))
+    study, series = generate_uid(), generate_uid()
+    for number in range(1, count + 1):
+        ds = make_dataset(StudyInstanceUID=study, SeriesInstanceUID=series, InstanceNumber=number)
+        status = handlers.store(
+            stats,
+            abstract_syntax=str(ds.SOPClassUID),
+            sop_class_uid=str(ds.SOPClassUID),
+            sop_instance_uid=str(ds.SOPInstanceUID),
+            transfer_syntax="1.2.840.10008.1.2.1",
+            dataset=_body(encode(ds)),
+        )
+        assert status == 0
+    return stats
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("ending", ["release", "abort"])
+def test_an_association_settles_the_counts_it_owes_before_it_ends(site_a, settings, tmp_path, ending):
+    from dicom_gateway import handlers
+    from worklist.models import Exam
+
+    settings.STORAGE_ROOT = tmp_path / "store"
+    stats = _association_sending(site_a, 4)
+    exam = Exam.objects.get()
+    assert exam.number_of_instances == 1 and list(stats.series.owed) == [exam.pk]  # the next three are owed
+    if ending == "release":
+        handlers.release_requested(stats)  # before A-RELEASE-RP: the scanner then sees right counts
+    else:
+        handlers.association_closed(stats)  # after an abort or a lost connection
+    exam.refresh_from_db()
+    assert exam.number_of_instances == 4 and not stats.series.owed
