@@ -346,9 +346,8 @@ class Bench:
     @contextlib.contextmanager
     def gateway(self) -> Iterator[tuple[subprocess.Popen, int]]:
         port = free_port()
-        args = [sys.executable, "manage.py", "run_gateway"]
-        if self.processes > 1:
-            args += ["--processes", str(self.processes)]
+        # Always named: the product's default (one per core) is not what a given run compares.
+        args = [sys.executable, "manage.py", "run_gateway", "--processes", str(self.processes)]
         log = (self.workdir / "gateway.log").open("a")
         process = subprocess.Popen(args, cwd=ROOT, env={**self.env, "DICOM_PORT": str(port)}, stdout=log, stderr=log)
         try:

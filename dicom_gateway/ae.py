@@ -6,6 +6,7 @@ in handlers.association_requested); the protocol is dicom_gateway.upper_layer.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -28,6 +29,31 @@ def gateway_address() -> GatewayAddress:
         host=settings.DICOM_BIND_ADDRESS,
         port=int(settings.DICOM_PORT),
     )
+
+
+# More listeners than this add database connections and memory, not throughput.
+MAX_AUTO_PROCESSES = 8
+
+
+def gateway_processes(setting: int, *, cores: int | None, database_vendor: str) -> int:
+    """How many listener processes share the port (``DICOM_GATEWAY_PROCESSES``).
+
+    A positive setting is taken as is. 0 means one per core, since one process
+    is bound by the GIL to about one core while several scanners send; but one
+    with SQLite (the zero-install default), whose single writer several
+    processes would only queue behind.
+    """
+    if setting > 0:
+        return setting
+    if database_vendor == "sqlite":
+        return 1
+    return max(1, min(cores or 1, MAX_AUTO_PROCESSES))
+
+
+def default_gateway_processes() -> int:
+    from django.db import connection
+
+    return gateway_processes(settings.DICOM_GATEWAY_PROCESSES, cores=os.cpu_count(), database_vendor=connection.vendor)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,9 @@
-"""Prometheus counters of the gateway (served at /metrics by the gateway process)."""
+"""Prometheus counters of the gateway, at GATEWAY_METRICS_PORT/metrics.
+
+Served by the gateway process, or, with several listener processes, by their
+supervisor, summed from the files each listener writes (prometheus_client's
+multiprocess mode; run_gateway sets PROMETHEUS_MULTIPROC_DIR for them).
+"""
 
 from prometheus_client import Counter, Histogram
 

@@ -219,7 +219,8 @@ DICOM_DIMSE_TIMEOUT = env.float("DICOM_DIMSE_TIMEOUT", default=60.0)
 DICOM_NETWORK_TIMEOUT = env.float("DICOM_NETWORK_TIMEOUT", default=120.0)  # idle association
 DICOM_SHUTDOWN_GRACE_SECONDS = env.float("DICOM_SHUTDOWN_GRACE_SECONDS", default=30.0)
 # Listener processes sharing DICOM_PORT (SO_REUSEPORT); about one core each (the GIL).
-DICOM_GATEWAY_PROCESSES = env.int("DICOM_GATEWAY_PROCESSES", default=1)
+# 0: one per core (at most 8) with PostgreSQL, one with SQLite (dicom_gateway.ae.gateway_processes).
+DICOM_GATEWAY_PROCESSES = env.int("DICOM_GATEWAY_PROCESSES", default=0)
 # Prometheus metrics of the gateway process (0 disables).
 GATEWAY_METRICS_PORT = env.int("GATEWAY_METRICS_PORT", default=9110)
 GATEWAY_METRICS_BIND = env.str("GATEWAY_METRICS_BIND", default="127.0.0.1")

@@ -133,3 +133,20 @@ def test_an_association_settles_the_counts_it_owes_before_it_ends(site_a, settin
         handlers.association_closed(stats)  # after an abort or a lost connection
     exam.refresh_from_db()
     assert exam.number_of_instances == 4 and not stats.series.owed
+
+
+@pytest.mark.parametrize(
+    ("setting", "cores", "vendor", "expected"),
+    [
+        (3, 2, "postgresql", 3),  # as set
+        (1, 16, "postgresql", 1),
+        (0, 2, "postgresql", 2),  # one per core
+        (0, 64, "postgresql", 8),  # within reason
+        (0, None, "postgresql", 1),
+        (0, 8, "sqlite", 1),  # one writer anyway
+    ],
+)
+def test_the_gateway_runs_one_listener_per_core_by_default(setting, cores, vendor, expected):
+    from dicom_gateway.ae import gateway_processes
+
+    assert gateway_processes(setting, cores=cores, database_vendor=vendor) == expected

@@ -77,7 +77,9 @@ class Process:
 
 
 def _start_gateway(storage: Path, port: int) -> Process:
-    gateway = Process([sys.executable, "manage.py", "run_gateway"], _gateway_env(storage, port))
+    # One listener: the process killed is the one that answers (the supervisor of several is
+    # test_run_gateway's).
+    gateway = Process([sys.executable, "manage.py", "run_gateway", "--processes", "1"], _gateway_env(storage, port))
     gateway.wait_for(rf"listening on 127\.0\.0\.1:{port}")
     return gateway
 

@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-from prometheus_client import start_http_server
+from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client.multiprocess import MultiProcessCollector
 
-from dicom_gateway.ae import acceptor_config, gateway_address
+from dicom_gateway.ae import acceptor_config, default_gateway_processes, gateway_address
 from dicom_gateway.storage import get_storage
 from dicom_gateway.upper_layer import Gateway
 
 logger = logging.getLogger("dicom_gateway")
+
+# Set by the supervisor of several listeners for each of them (see _listen).
+_SUPERVISOR_PID = "TELERADIO_GATEWAY_SUPERVISOR_PID"
 
 
 class Command(BaseCommand):
@@ -27,10 +34,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--processes",
             type=int,
-            default=settings.DICOM_GATEWAY_PROCESSES,
+            default=None,
             help=(
                 "Listener processes sharing the port through SO_REUSEPORT (the kernel spreads "
-                "associations between them). One process is bound by the GIL to about one core."
+                "associations between them). One process is bound by the GIL to about one core. "
+                "Default: DICOM_GATEWAY_PROCESSES (0: one per core with PostgreSQL, one with SQLite)."
             ),
         )
         # Internal: a listener started by a parent with --processes N (no orphan cleanup:
@@ -38,7 +46,7 @@ class Command(BaseCommand):
         parser.add_argument("--worker-index", type=int, default=None, help="(internal)")
 
     def handle(self, *args, **options) -> None:
-        processes: int = options["processes"]
+        processes: int = options["processes"] if options["processes"] is not None else default_gateway_processes()
         worker_index: int | None = options["worker_index"]
         if processes < 1:
             raise CommandError("--processes must be at least 1")
@@ -62,21 +70,28 @@ class Command(BaseCommand):
         if processes > 1 and worker_index is None:
             self._supervise(processes, stop)
             return
-        self._listen(address, stop, worker_index or 0)
+        self._listen(address, stop, worker_index)
 
-    def _listen(self, address, stop: threading.Event, worker_index: int) -> None:
-        if settings.GATEWAY_METRICS_PORT:
-            # One registry per process: listener i serves its metrics on the port + i.
-            port = settings.GATEWAY_METRICS_PORT + worker_index
-            start_http_server(port, addr=settings.GATEWAY_METRICS_BIND)
-            logger.info("gateway metrics at http://%s:%s/metrics", settings.GATEWAY_METRICS_BIND, port)
+    def _listen(self, address, stop: threading.Event, worker_index: int | None) -> None:
+        if settings.GATEWAY_METRICS_PORT and worker_index is None:
+            # A single listener serves its own metrics; several: their supervisor (_supervise).
+            start_http_server(settings.GATEWAY_METRICS_PORT, addr=settings.GATEWAY_METRICS_BIND)
+            logger.info(
+                "gateway metrics at http://%s:%s/metrics", settings.GATEWAY_METRICS_BIND, settings.GATEWAY_METRICS_PORT
+            )
 
         gateway = Gateway(acceptor_config(), address.host, address.port)
         gateway.start()
         logger.info("DICOM gateway %s listening on %s:%s", address.ae_title, address.host, gateway.port)
+        # Named by the supervisor, not read from getppid() here: it may already be gone.
+        supervisor = int(os.environ.get(_SUPERVISOR_PID, "0"))
         try:
             while not stop.wait(timeout=1.0):
-                pass
+                if worker_index is not None and os.getppid() != supervisor:
+                    # The supervisor died (kill -9, OOM): stop as on SIGTERM rather than linger
+                    # on the port beside the gateway that will be started again.
+                    logger.warning("listener %s: its supervisor is gone, stopping", worker_index)
+                    break
         finally:
             # Stop accepting, let in-flight stores finish (they answer only once durable).
             aborted = gateway.stop()
@@ -91,7 +106,21 @@ class Command(BaseCommand):
         fails, so that the process supervisor restarts the whole gateway.
         """
         command = [sys.executable, str(settings.BASE_DIR / "manage.py"), "run_gateway", "--processes", "1"]
-        children = [subprocess.Popen([*command, "--worker-index", str(i)]) for i in range(processes)]
+        # The listeners write their counters to files there (prometheus_client's multiprocess
+        # mode, chosen by this variable when they start); this process serves their sum.
+        metrics_dir = tempfile.mkdtemp(prefix="teleradio-gateway-metrics-")
+        env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": metrics_dir, _SUPERVISOR_PID: str(os.getpid())}
+        if settings.GATEWAY_METRICS_PORT:
+            registry = CollectorRegistry()
+            MultiProcessCollector(registry, path=metrics_dir)
+            start_http_server(settings.GATEWAY_METRICS_PORT, addr=settings.GATEWAY_METRICS_BIND, registry=registry)
+        try:
+            self._run_children(command, env, processes, stop)
+        finally:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+    def _run_children(self, command: list[str], env: dict, processes: int, stop: threading.Event) -> None:
+        children = [subprocess.Popen([*command, "--worker-index", str(i)], env=env) for i in range(processes)]
         logger.info("DICOM gateway: %s listener processes %s", processes, [c.pid for c in children])
         failed = None
         while not stop.wait(timeout=0.5):
