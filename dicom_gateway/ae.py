@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.db import connection
 from pynetdicom import ALL_TRANSFER_SYNTAXES, DEFAULT_TRANSFER_SYNTAXES, AllStoragePresentationContexts
 from pynetdicom.presentation import PresentationContext, build_context
 from pynetdicom.sop_class import ModalityWorklistInformationFind, Verification
@@ -51,8 +52,6 @@ def gateway_processes(setting: int, *, cores: int | None, database_vendor: str) 
 
 
 def default_gateway_processes() -> int:
-    from django.db import connection
-
     return gateway_processes(settings.DICOM_GATEWAY_PROCESSES, cores=os.cpu_count(), database_vendor=connection.vendor)
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import CharField, Count, Exists, F, Max, OuterRef, Q, Subquery, Sum
+from django.db.models import Aggregate, CharField, Count, Exists, F, Max, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Cast, Coalesce, Greatest
 from django.urls import reverse
 from django.utils import timezone
@@ -104,9 +104,9 @@ def _send_exam_ready(exam_id: int) -> None:
     exam_ready_task.delay(exam_id)
 
 
-def _of_each(rows, value):
-    # One aggregate per outer row, as a subquery (0 when there is no row).
-    return Coalesce(Subquery(rows.order_by().values(value[0]).annotate(v=value[1]).values("v")), 0)
+def _aggregate(rows: QuerySet, group: str, aggregate: Aggregate) -> Subquery:
+    """One aggregate of ``rows`` per outer row (``rows`` filtered on an OuterRef), as a subquery."""
+    return Subquery(rows.order_by().values(group).annotate(v=aggregate).values("v"))
 
 
 def exam_counts_refresh(*, exam_id: int) -> None:
@@ -118,14 +118,15 @@ def exam_counts_refresh(*, exam_id: int) -> None:
     (``exams_mark_stable``): a count is absolute, so a crash between two recounts
     loses nothing. ``last_instance_at`` moves to the newest instance, never back.
     """
+    of_series = Instance.objects.filter(series_id=OuterRef("pk"))
     Series.objects.filter(exam_id=exam_id).update(
-        number_of_instances=_of_each(Instance.objects.filter(series_id=OuterRef("pk")), ("series_id", Count("*")))
+        number_of_instances=Coalesce(_aggregate(of_series, "series_id", Count("*")), 0)
     )
     of_exam = Instance.objects.filter(series__exam_id=OuterRef("pk"))
-    newest = Subquery(of_exam.order_by().values("series__exam_id").annotate(v=Max("received_at")).values("v"))
+    newest = _aggregate(of_exam, "series__exam_id", Max("received_at"))
     Exam.objects.filter(pk=exam_id).update(
-        number_of_instances=_of_each(of_exam, ("series__exam_id", Count("*"))),
-        received_bytes=_of_each(of_exam, ("series__exam_id", Sum("size"))),
+        number_of_instances=Coalesce(_aggregate(of_exam, "series__exam_id", Count("*")), 0),
+        received_bytes=Coalesce(_aggregate(of_exam, "series__exam_id", Sum("size")), 0),
         # Each side falls back on the other: SQLite's greatest of a NULL is NULL.
         last_instance_at=Greatest(Coalesce(F("last_instance_at"), newest), Coalesce(newest, F("last_instance_at"))),
     )
