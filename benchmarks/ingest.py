@@ -62,6 +62,7 @@ from pathlib import Path
 
 import psycopg
 
+from core.testing import free_port
 from dicom_gateway.simulator import build_study, write_study
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -117,12 +118,6 @@ class Measurement:
 
 def _log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_listening(port: int, process: subprocess.Popen, timeout: float = 60) -> None:

@@ -31,6 +31,8 @@ from pathlib import Path
 
 import psycopg
 
+from core.testing import free_port
+
 PG = "postgresql://postgres@127.0.0.1:5432"
 DB_NAME = "teleradio_bench_delivery"
 UTC = datetime.UTC
@@ -60,12 +62,6 @@ def _storescp() -> str:
         if candidate and Path(candidate).parent.resolve() != VENV_BIN.resolve():
             return candidate
     sys.exit("dcmtk's storescp is missing (apt-get install dcmtk)")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _wait_for(port: int) -> None:
@@ -170,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
-    port = _free_port()
+    port = free_port()
     with tempfile.TemporaryDirectory(prefix="bench-pacs-") as received:
         env = {**os.environ, "TCP_NODELAY": "1"}
         pacs = subprocess.Popen(

@@ -34,7 +34,6 @@ import datetime
 import os
 import platform
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -43,6 +42,8 @@ import time
 from pathlib import Path
 
 import psycopg
+
+from core.testing import free_port
 
 PG = "postgresql://postgres@127.0.0.1:5432"
 DB_NAME = "teleradio_bench_viewer"
@@ -122,12 +123,6 @@ def _populate(storage: Path, count: int, head_first: bool = False) -> int:
     exam = Exam.objects.get(study_instance_uid=uid)
     Exam.objects.filter(pk=exam.pk).update(status="IN_READING", assigned_to=rad.user)
     return exam.pk
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _wait_for(url: str, timeout: float = 30) -> None:
@@ -278,7 +273,7 @@ def main() -> None:
         }
     )
     subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT, check=True)  # noqa: S603
-    port = _free_port()
+    port = free_port()
     try:
         _recreate_database()
         started = time.monotonic()

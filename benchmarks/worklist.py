@@ -41,6 +41,8 @@ from pathlib import Path
 
 import psycopg
 
+from core.testing import free_port
+
 PG = "postgresql://postgres@127.0.0.1:5432"
 DB_NAME = "teleradio_bench_worklist"
 SECRET_KEY = "benchmark-secret-key-not-for-production-" + "x" * 30  # noqa: S105 - a throw-away database
@@ -229,12 +231,6 @@ def _explain() -> str:
 # --- Load: 60 readers polling a real server ------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _cpu_seconds(pids: list[int]) -> float:
     ticks = os.sysconf("SC_CLK_TCK")
     total = 0
@@ -345,7 +341,7 @@ def _writer(stop: float, every: float) -> None:
 
 def _load(*, seconds: float, period: float) -> dict:
     sessions = _sessions()
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "teleradio.settings",

@@ -10,7 +10,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -21,17 +20,13 @@ from pathlib import Path
 
 import pytest
 
+from core.testing import free_port
+
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 HEALTH_URLS = ("/api/v1/health/", "/login/", "/admin/login/")  # the first that answers 200 wins
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _dcmtk_echoscu() -> str | None:
@@ -129,7 +124,7 @@ def test_zero_install_run(tmp_path):
     var_dir = tmp_path / "var"
     for name in ("broker", "broker-control", "storage", "media", "static"):  # as bin/run does
         (var_dir / name).mkdir(parents=True)
-    web_port, dicom_port = _free_port(), _free_port()
+    web_port, dicom_port = free_port(), free_port()
     env = _clean_env(var_dir, web_port, dicom_port)
     empty_env_file = tmp_path / "empty.env"  # so that a developer's .env cannot leak in
     empty_env_file.write_text("")

@@ -2,7 +2,6 @@
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,18 +12,13 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from core.testing import free_port
 from dicom_gateway.simulator import build_study, write_study
 from sites.tests.factories import ModalityFactory
 from tests.integration.conftest import dcmtk, run_dcmtk
 from worklist.models import Instance
 
 pytestmark = pytest.mark.integration
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _children(pid: int) -> list[int]:
@@ -41,7 +35,7 @@ def _echo(port: int) -> bool:
 def multi_gateway(transactional_db, tmp_path):
     """run_gateway --processes 2 as a real process, on the test database."""
     ModalityFactory(ae_title="CT_MULTI")
-    port, metrics_port = _free_port(), _free_port()
+    port, metrics_port = free_port(), free_port()
     db = connection.settings_dict
     env = {
         **os.environ,

@@ -17,6 +17,7 @@ from pynetdicom import AE, evt
 from pynetdicom.sop_class import EncapsulatedPDFStorage
 
 from core.models import Notification
+from core.testing import free_port
 from reports import delivery as report_delivery
 from reports import services
 from reports.models import ReportDelivery
@@ -37,12 +38,6 @@ def dcmtk(tool: str) -> str:
         if candidate and Path(candidate).parent.resolve() != VENV_BIN.resolve():
             return candidate
     pytest.fail(f"dcmtk's {tool} is missing: bin/test installs it (apt-get install dcmtk)")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_for_port(port: int, timeout: float = 10) -> None:

@@ -1,7 +1,6 @@
 """HL7 v2 ORU^R01 to a site's RIS over MLLP: a small listener in the test parses the message back with hl7apy."""
 
 import datetime
-import socket
 import socketserver
 import threading
 
@@ -10,6 +9,7 @@ from django.utils import timezone
 from hl7apy.core import Message
 from hl7apy.parser import parse_message
 
+from core.testing import free_port
 from reports import delivery as report_delivery
 from reports import hl7, services
 from reports.models import ReportDelivery, RisEndpoint
@@ -169,9 +169,7 @@ def test_a_refusal_by_the_ris_is_retried(report_a, endpoint, ris):
 
 
 def test_a_ris_down_is_retried(report_a, site_a):
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     RisEndpoint.objects.create(site=site_a, host="127.0.0.1", port=port)
     delivery = hl7_delivery(report_a)
 

@@ -8,7 +8,6 @@ after some acknowledgements, restarted, and storescu sends everything again.
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -19,6 +18,7 @@ import pytest
 from django.db import connection
 from pydicom import dcmread
 
+from core.testing import free_port
 from dicom_gateway.simulator import build_study, write_study
 from dicom_gateway.storage import FileSystemStorage
 from tests.integration.conftest import dcmtk
@@ -26,12 +26,6 @@ from worklist.models import Instance
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _gateway_env(storage: Path, port: int) -> dict[str, str]:
@@ -104,7 +98,7 @@ def _acknowledged(output: list[str]) -> list[Path]:
 def test_kill_9_mid_study_loses_nothing_acknowledged(ct_modality, tmp_path):
     files = write_study(build_study("small", count=400), tmp_path / "study")
     uid_of = {path: dcmread(path, stop_before_pixels=True).SOPInstanceUID for path in files}
-    storage, port = tmp_path / "storage", _free_port()
+    storage, port = tmp_path / "storage", free_port()
 
     gateway = _start_gateway(storage, port)
     sender = _storescu(port, files)
@@ -143,7 +137,7 @@ def test_kill_9_mid_study_loses_nothing_acknowledged(ct_modality, tmp_path):
 
 def test_sigterm_lets_the_running_transfer_finish_then_stops(ct_modality, tmp_path):
     files = write_study(build_study("small", count=300), tmp_path / "study")
-    storage, port = tmp_path / "storage", _free_port()
+    storage, port = tmp_path / "storage", free_port()
     gateway = _start_gateway(storage, port)
     sender = _storescu(port, files)
     sender.wait_for(r"Received Store Response \(Success\)", count=30, timeout=60)
