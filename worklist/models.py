@@ -147,7 +147,9 @@ class Series(models.Model):
 
 class Instance(models.Model):
     series = models.ForeignKey(Series, verbose_name=_("série"), on_delete=models.CASCADE, related_name="instances")
-    sop_instance_uid = models.CharField(_("SOP Instance UID"), max_length=64, unique=True)
+    # Unique by a constraint, not unique=True: on PostgreSQL the latter adds a second
+    # (varchar_pattern_ops) index for LIKE, never used on UIDs, on the largest table.
+    sop_instance_uid = models.CharField(_("SOP Instance UID"), max_length=64)
     sop_class_uid = models.CharField(_("SOP Class UID"), max_length=64)
     transfer_syntax_uid = models.CharField(_("syntaxe de transfert"), max_length=64, blank=True)
     instance_number = models.IntegerField(_("numéro d'image"), null=True, blank=True)
@@ -162,6 +164,7 @@ class Instance(models.Model):
         verbose_name = _("image")
         verbose_name_plural = _("images")
         ordering = ["instance_number", "id"]
+        constraints = [models.UniqueConstraint(fields=["sop_instance_uid"], name="instance_unique_sop_instance_uid")]
 
     def __str__(self) -> str:
         return self.sop_instance_uid

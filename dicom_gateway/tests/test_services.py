@@ -535,3 +535,15 @@ def test_an_instance_is_not_visible_before_its_file_is_durable(modality, tmp_pat
     receiver.join(10)
     assert results[0].status == statuses.SUCCESS
     assert Instance.objects.count() == 2 and len(_files(storage)) == 2
+
+
+@pytest.mark.django_db
+def test_the_instance_table_has_one_index_per_lookup_and_no_like_index():
+    # Every instance inserts into each index; a LIKE index on a UID column is never read.
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, Instance._meta.db_table)
+    on_uid = [c for c in constraints.values() if c["columns"] == ["sop_instance_uid"]]
+    assert len(on_uid) == 1 and on_uid[0]["unique"]
+    assert not [name for name in constraints if name.endswith("_like")]
