@@ -771,7 +771,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scanners", default="1,4", help="comma-separated numbers of scanners sending at once")
     parser.add_argument("--quick", action="store_true", help="a tenth of the instances (smoke run)")
     parser.add_argument("--gateway-processes", type=int, default=1, help="run_gateway --processes N")
-    parser.add_argument("--repeat", type=int, default=1, help="runs per measurement; the median is reported")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="runs per measurement, receivers in turn; the median is reported"
+    )
     parser.add_argument("--quiet-seconds", type=float, default=2.0, help="EXAM_QUIET_SECONDS of the gateway")
     parser.add_argument("--memory-instances", type=int, default=10000, help="0 skips the memory run")
     parser.add_argument("--py-spy", type=Path, metavar="DIR", help="record gateway profiles there (slows it)")
@@ -816,26 +818,31 @@ def main(argv: list[str] | None = None) -> int:
             for scanners in scanner_counts:
                 studies = [files["studies"][shape, i] for i in range(scanners)]
                 instances, nbytes = sum(s.instances for s in studies), sum(s.nbytes for s in studies)
-                for receiver in receivers:
-                    runs, cpu = [], []
-                    for _ in range(args.repeat):
+                runs: dict[str, list[float]] = {receiver: [] for receiver in receivers}
+                cpu: dict[str, list[float]] = {receiver: [] for receiver in receivers}
+                # Round-robin, not each receiver's runs in a row: storescp's own time drifts by
+                # up to 3× within minutes on a shared VM, and a ratio is only fair within one window.
+                for _ in range(args.repeat):
+                    for receiver in receivers:
                         _log(f"{shape} × {scanners} scanner(s) → {receiver}")
                         if receiver == "storescp":
-                            runs.append(measure_storescp(workdir, studies))
-                            _log(f"  {runs[-1]:.2f} s")
+                            runs[receiver].append(measure_storescp(workdir, studies))
+                            _log(f"  {runs[receiver][-1]:.2f} s")
                         elif receiver in BARE_RECEIVERS:
                             seconds, cpu_seconds = measure_bare(bench, studies, receiver)
-                            runs.append(seconds)
-                            cpu.append(cpu_seconds)
+                            runs[receiver].append(seconds)
+                            cpu[receiver].append(cpu_seconds)
                             _log(f"  {seconds:.2f} s, receiver CPU {cpu_seconds:.2f} s")
                         else:
                             result = measure_gateway(bench, shape, studies, args.py_spy)
-                            runs.append(result["seconds"])
-                            cpu.append(result["cpu"])
+                            runs[receiver].append(result["seconds"])
+                            cpu[receiver].append(result["cpu"])
                             _log(f"  {result['seconds']:.2f} s, receiver CPU {result['cpu']:.2f} s")
                             delays += result["ready_delays"]
+                for receiver, seconds in runs.items():
+                    median = statistics.median(seconds)
                     rows.append(
-                        Measurement(shape, scanners, receiver, instances, nbytes, statistics.median(runs), runs, cpu)
+                        Measurement(shape, scanners, receiver, instances, nbytes, median, seconds, cpu[receiver])
                     )
             study = files["studies"][shape, 0]
             _log(f"{shape}: disk probe")
