@@ -14,9 +14,10 @@ import time
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import CollectorRegistry
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from dicom_gateway import metrics
 from dicom_gateway.ae import acceptor_config, default_gateway_processes, gateway_address
 from dicom_gateway.storage import get_storage
 from dicom_gateway.upper_layer import Gateway
@@ -75,7 +76,7 @@ class Command(BaseCommand):
     def _listen(self, address, stop: threading.Event, worker_index: int | None) -> None:
         if settings.GATEWAY_METRICS_PORT and worker_index is None:
             # A single listener serves its own metrics; several: their supervisor (_supervise).
-            start_http_server(settings.GATEWAY_METRICS_PORT, addr=settings.GATEWAY_METRICS_BIND)
+            metrics.serve()
             logger.info(
                 "gateway metrics at http://%s:%s/metrics", settings.GATEWAY_METRICS_BIND, settings.GATEWAY_METRICS_PORT
             )
@@ -113,7 +114,7 @@ class Command(BaseCommand):
         if settings.GATEWAY_METRICS_PORT:
             registry = CollectorRegistry()
             MultiProcessCollector(registry, path=metrics_dir)
-            start_http_server(settings.GATEWAY_METRICS_PORT, addr=settings.GATEWAY_METRICS_BIND, registry=registry)
+            metrics.serve(registry)
         try:
             self._run_children(command, env, processes, stop)
         finally:
