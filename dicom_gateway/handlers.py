@@ -28,6 +28,16 @@ logger = logging.getLogger("dicom_gateway")
 
 
 @dataclass
+class StudyStats:
+    """What one association brought of one study, for its summary log line."""
+
+    started: float  # perf_counter() when its first instance arrived
+    instances: int = 0
+    bytes: int = 0
+    seconds: float = 0.0  # from its first instance's arrival to its last one's answer
+
+
+@dataclass
 class AssociationStats:
     """What one association did, for its summary log line."""
 
@@ -38,7 +48,7 @@ class AssociationStats:
     instances: int = 0
     failures: int = 0
     bytes: int = 0
-    exams: dict[int, int] = field(default_factory=dict)
+    exams: dict[int, StudyStats] = field(default_factory=dict)
     closed: bool = False
     # The series indexed so far: their next instances take one SQL statement.
     series: SeriesCache = field(default_factory=SeriesCache)
@@ -172,14 +182,20 @@ def store(
         if stats:
             stats.failures += 1
         return statuses.PROCESSING_FAILURE
-    metrics.STORE_SECONDS.observe(time.perf_counter() - started)
+    finished = time.perf_counter()
+    metrics.STORE_SECONDS.observe(finished - started)
     metrics.INSTANCES.labels(outcome=statuses.NAMES.get(result.status, hex(result.status))).inc()
     if result.status == statuses.SUCCESS:
         stats.instances += 1
         stats.bytes += result.size
         metrics.BYTES.inc(result.size)
         if result.exam_id is not None:
-            stats.exams[result.exam_id] = stats.exams.get(result.exam_id, 0) + 1
+            study = stats.exams.get(result.exam_id)
+            if study is None:
+                study = stats.exams[result.exam_id] = StudyStats(started=started)
+            study.instances += 1
+            study.bytes += result.size
+            study.seconds = finished - study.started
     else:
         stats.failures += 1
         logger.warning(
@@ -239,8 +255,15 @@ def association_closed(stats: AssociationStats | None) -> None:
     stats.closed = True
     counts_settle(stats.series)  # after an abort or a lost connection (a release has settled them)
     duration = time.monotonic() - stats.started
-    for exam_id, count in stats.exams.items():
-        logger.info("study received: exam=%s calling_ae=%s instances=%s", exam_id, stats.calling_ae, count)
+    for exam_id, study in stats.exams.items():
+        logger.info(
+            "study received: exam=%s calling_ae=%s instances=%s bytes=%s duration=%.3fs",
+            exam_id,
+            stats.calling_ae,
+            study.instances,
+            study.bytes,
+            study.seconds,
+        )
     logger.info(
         "association closed: calling_ae=%s peer=%s instances=%s failures=%s bytes=%s duration=%.3fs",
         stats.calling_ae,

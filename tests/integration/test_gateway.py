@@ -1,6 +1,8 @@
 """The gateway against dcmtk's echoscu/storescu and pynetdicom, on real PostgreSQL."""
 
+import re
 import shutil
+import time
 
 import pydicom
 import pytest
@@ -203,3 +205,28 @@ def test_it_counts_instances_and_bytes_for_prometheus(gateway, ct_modality):
     assert sample("teleradio_gateway_bytes_total") > before_bytes
     assert sample("teleradio_gateway_associations_total", outcome="rejected") == before_rejected + 1
     assert sample("teleradio_gateway_store_seconds_count") >= 3
+
+
+def test_each_association_and_study_gets_one_info_line_without_the_patients_name(
+    gateway, ct_modality, tmp_path, caplog
+):
+    paths = write_study(build_study("small", count=3, patient_name="SECRETNAME^Jeanne"), tmp_path / "study")
+    with caplog.at_level("INFO", logger="dicom_gateway"):
+        result = run_dcmtk(
+            "storescu", "-aet", "CT_LANDERNEAU", "-aec", "TELERADIO", "127.0.0.1", str(gateway.port), *map(str, paths)
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        # The summary is written when the association's thread ends, just after storescu's.
+        deadline = time.monotonic() + 10
+        while "association closed" not in caplog.text and time.monotonic() < deadline:
+            time.sleep(0.05)
+    exam = Exam.objects.get()
+    size = sum(Instance.objects.values_list("size", flat=True))
+    [study] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("study received")]
+    assert re.fullmatch(
+        rf"study received: exam={exam.pk} calling_ae=CT_LANDERNEAU instances=3 bytes={size} duration=\d+\.\d{{3}}s",
+        study,
+    )
+    [association] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("association closed")]
+    assert "calling_ae=CT_LANDERNEAU" in association and f"instances=3 failures=0 bytes={size}" in association
+    assert "SECRETNAME" not in caplog.text
