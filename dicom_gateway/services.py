@@ -137,8 +137,8 @@ def instance_receive(
     """
     try:
         # The next instances of a series this association indexed: their identifiers are
-        # read from the bytes (quickscan); the one-statement path relies on PostgreSQL's
-        # data-modifying CTEs, so SQLite (the zero-install default) takes the full path.
+        # read from the bytes (quickscan). The one-statement path is PostgreSQL's (its SQL and
+        # its measurements); SQLite, the zero-install demo's database, takes the full path.
         quick = scan_identifiers(data) if series_cache and connection.vendor == "postgresql" else None
         known = series_cache.get(quick.series_instance_uid) if quick is not None else None
         if known is not None and known.study_instance_uid == quick.study_instance_uid:
