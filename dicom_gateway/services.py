@@ -376,8 +376,12 @@ def _index(
             obj=exam,
             detail={"sop_instance_uid": index.sop_instance_uid, "old_size": old_size, "new_size": size},
         )
-        # The old file goes only once the new reference is committed.
-        if not Instance.objects.filter(storage_key=old_key).exclude(pk=instance.pk).exists():
+        # The old file goes only once the new reference is committed, and only if no other
+        # row shares it. Rows with the same key came from the same bytes, hence the same
+        # Series Instance UID: looking in this series (indexed) finds them all, where the
+        # whole table (storage_key has no index) would be scanned for every replaced image.
+        others = Instance.objects.filter(series=series, storage_key=old_key).exclude(pk=instance.pk)
+        if not others.exists():
             transaction.on_commit(lambda: storage.delete(old_key))
         replaced = True
 

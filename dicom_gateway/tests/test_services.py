@@ -547,3 +547,24 @@ def test_the_instance_table_has_one_index_per_lookup_and_no_like_index():
     on_uid = [c for c in constraints.values() if c["columns"] == ["sop_instance_uid"]]
     assert len(on_uid) == 1 and on_uid[0]["unique"]
     assert not [name for name in constraints if name.endswith("_like")]
+
+
+@pytest.mark.django_db
+def test_a_replacement_looks_for_other_users_of_the_old_file_in_its_series_only(modality, storage):
+    # storage_key has no index: a check over the whole table would scan every instance
+    # received so far, for each image of a corrected study that a scanner sends again.
+    # Identical bytes carry the same Series Instance UID, so the series holds every row
+    # that could share the file.
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    ds = make_dataset()
+    instance_receive(data=encode(ds), modality=modality, storage=storage)
+    ds.PatientName = "CORRIGE^Patient"
+    with CaptureQueriesContext(connection) as captured:
+        assert instance_receive(data=encode(ds), modality=modality, storage=storage).replaced
+    table = Instance._meta.db_table
+    lookups = [
+        q["sql"] for q in captured.captured_queries if '"storage_key" =' in q["sql"] and q["sql"].startswith("SELECT")
+    ]
+    assert lookups and all(f'"{table}"."series_id" =' in sql for sql in lookups), lookups
