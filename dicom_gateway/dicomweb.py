@@ -27,11 +27,11 @@ from __future__ import annotations
 
 import uuid
 import zoneinfo
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from io import BytesIO
 from typing import Any
 
-from django.http import Http404, HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from pydicom import dcmread
@@ -224,14 +224,33 @@ def not_acceptable(message: str, **extra: Any) -> JsonResponse:
     return JsonResponse({"message": message, "extra": extra}, status=406)
 
 
-def multipart(parts: Iterable[tuple[str, bytes]], media_type: str) -> HttpResponse:
-    """A multipart/related response (PS3.18 §8.7.3.4), one part per (content type, bytes)."""
+def multipart(parts: Iterable[tuple[str, bytes]], media_type: str) -> StreamingHttpResponse:
+    """A multipart/related response (PS3.18 §8.7.3.4), one part per (content type, bytes).
+
+    Streamed: ``parts`` is consumed while the response is sent, so a lazy iterable
+    (a whole study read file by file) holds one instance in memory, not the study.
+    """
     boundary = uuid.uuid4().hex
-    chunks = []
-    for content_type, data in parts:
-        chunks += [f"--{boundary}\r\nContent-Type: {content_type}\r\n\r\n".encode(), data, b"\r\n"]
-    chunks.append(f"--{boundary}--\r\n".encode())
-    return HttpResponse(b"".join(chunks), content_type=f'multipart/related; type="{media_type}"; boundary={boundary}')
+
+    def body() -> Iterator[bytes]:
+        for content_type, data in parts:
+            yield f"--{boundary}\r\nContent-Type: {content_type}\r\n\r\n".encode()
+            yield data
+            yield b"\r\n"
+        yield f"--{boundary}--\r\n".encode()
+
+    content_type = f'multipart/related; type="{media_type}"; boundary={boundary}'
+    return StreamingHttpResponse(body(), content_type=content_type)
+
+
+def served_as_stored(stored: str, syntaxes: list[str]) -> bool:
+    """Whether ``instance_encode`` gives the stored bytes untouched, known without reading them."""
+    for syntax in syntaxes:
+        if syntax in ("*", stored):
+            return bool(stored)
+        if syntax == ExplicitVRLittleEndian:
+            return False  # a decompression comes first, which only reading can tell
+    return False
 
 
 def dicom_json(payload: Any, *, headers: dict[str, str] | None = None) -> HttpResponse:
@@ -425,6 +444,15 @@ class RetrieveApi(DicomwebApi):
                 _('Seul multipart/related; type="application/dicom" est disponible.'),
                 accept=request.headers.get("Accept", ""),
             )
+        if all(served_as_stored(i.transfer_syntax_uid, syntaxes) for i in instances):
+            # The common case (transfer-syntax=* or the stored one): read each file as it is
+            # sent, so that a 3,000-image study never sits whole in a web worker's memory.
+            self.audit(
+                "dicomweb.retrieve", exam, study=study, series=series, instance=instance, instances=len(instances)
+            )
+            lazy = ((f"application/dicom; transfer-syntax={i.transfer_syntax_uid}", _read(i)) for i in instances)
+            return multipart(lazy, "application/dicom")
+        # A decompression may fail: every instance is encoded before answering (or 406).
         parts = []
         for found_instance in instances:
             data = _read(found_instance)

@@ -251,3 +251,28 @@ def test_it_refuses_a_bad_query(studies, live_server, token):
     for query in ("limit=x", "offset=-1", "StudyDate=2026"):
         response = requests.get(f"{live_server.url}/dicomweb/studies?{query}", headers=headers, timeout=10)
         assert response.status_code == 400, query
+
+
+def test_a_whole_study_is_read_file_by_file_while_it_is_sent(studies, token, monkeypatch):
+    # A 3,000-image CT must not sit whole in a web worker's memory: each file is read
+    # when its part is sent, after the view has answered (and audited).
+    from django.test import Client
+
+    from dicom_gateway import dicomweb
+
+    reads = []
+    real_read = dicomweb._read
+    monkeypatch.setattr(dicomweb, "_read", lambda instance: reads.append(instance.pk) or real_read(instance))
+    url = reverse("dicomweb:study", kwargs={"study": studies["a"]})
+    response = Client().get(
+        url,
+        HTTP_AUTHORIZATION=f"Token {token}",
+        HTTP_ACCEPT='multipart/related; type="application/dicom"; transfer-syntax=*',
+    )
+    assert response.status_code == 200 and response.streaming
+    assert reads == [] and AuditEvent.objects.filter(action="dicomweb.retrieve").exists()
+    body = b"".join(response.streaming_content)
+    assert len(reads) == 2
+    assert studies["multi_bytes"] in body and studies["single_bytes"] in body
+    boundary = response["Content-Type"].split("boundary=")[1]
+    assert body.count(f"--{boundary}".encode()) == 3 and body.endswith(f"--{boundary}--\r\n".encode())
