@@ -65,6 +65,8 @@ class AcceptorConfig:
     max_pdu: int  # Maximum Length Received we announce; 0 = unlimited
     acse_timeout: float
     network_timeout: float  # an association silent this long is aborted
+    # One C-STORE's dataset is held in memory until stored: larger ones are refused (0xA700).
+    max_instance_bytes: int = 0  # 0 = no limit
 
 
 def supported_contexts() -> list[PresentationContext]:
@@ -87,4 +89,5 @@ def acceptor_config() -> AcceptorConfig:
         max_pdu=settings.DICOM_MAX_PDU,
         acse_timeout=settings.DICOM_ACSE_TIMEOUT,
         network_timeout=settings.DICOM_NETWORK_TIMEOUT,
+        max_instance_bytes=settings.DICOM_MAX_INSTANCE_BYTES,
     )

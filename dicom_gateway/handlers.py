@@ -204,6 +204,21 @@ def store(
     return result.status
 
 
+def store_too_large(stats: AssociationStats | None, *, size: int, limit: int) -> int:
+    """C-STORE of a dataset over DICOM_MAX_INSTANCE_BYTES: read and dropped, refused (0xA700)."""
+    metrics.INSTANCES.labels(outcome=statuses.NAMES[statuses.OUT_OF_RESOURCES]).inc()
+    if stats:
+        stats.failures += 1
+    logger.warning(
+        "C-STORE refused: calling_ae=%s status=0x%04X reason=instance of %s bytes over DICOM_MAX_INSTANCE_BYTES=%s",
+        stats.calling_ae if stats else "?",
+        statuses.OUT_OF_RESOURCES,
+        size,
+        limit,
+    )
+    return statuses.OUT_OF_RESOURCES
+
+
 def find(
     stats: AssociationStats | None, identifier: Dataset, is_cancelled: Callable[[], bool]
 ) -> Iterator[tuple[int, Dataset | None]]:

@@ -170,17 +170,26 @@ class Message:
     context_id: int
     command: dict[int, bytes]
     dataset: bytes | None = None
+    # The dataset's size when it exceeded max_dataset_bytes: then it was dropped, not kept.
+    oversized: int = 0
 
 
 @dataclass
 class MessageAssembler:
-    """Reassembles DIMSE messages from PDV items (PS3.8 Annex E), one message at a time."""
+    """Reassembles DIMSE messages from PDV items (PS3.8 Annex E), one message at a time.
+
+    A dataset larger than ``max_dataset_bytes`` (0: no limit) is read to its end but not
+    kept: its message comes with ``oversized`` set, so that the request can be refused
+    while memory stays bounded whatever the peer sends.
+    """
 
     contexts: dict[int, tuple[str, str]]
+    max_dataset_bytes: int = 0
     _context_id: int | None = None
     _command: bytearray = field(default_factory=bytearray)
     _decoded: dict[int, bytes] | None = None
     _dataset: list[memoryview] = field(default_factory=list)
+    _dataset_bytes: int = 0
 
     def feed(self, body: bytearray) -> list[Message]:
         """The messages completed by this P-DATA-TF PDU's body."""
@@ -212,14 +221,24 @@ class MessageAssembler:
             else:  # dataset fragment
                 if self._decoded is None:
                     raise ProtocolError("dataset fragment before its command set")
-                self._dataset.append(fragment)
+                self._dataset_bytes += len(fragment)
+                if self.max_dataset_bytes and self._dataset_bytes > self.max_dataset_bytes:
+                    self._dataset = []  # drop what was kept; the rest is read and dropped too
+                else:
+                    self._dataset.append(fragment)
                 if last:
-                    done.append(self._finish(b"".join(self._dataset)))
+                    done.append(self._finish_dataset())
         return done
 
-    def _finish(self, dataset: bytes | None) -> Message:
-        message = Message(self._context_id, self._decoded, dataset)  # type: ignore[arg-type]
+    def _finish_dataset(self) -> Message:
+        if self.max_dataset_bytes and self._dataset_bytes > self.max_dataset_bytes:
+            return self._finish(b"", oversized=self._dataset_bytes)
+        return self._finish(b"".join(self._dataset))
+
+    def _finish(self, dataset: bytes | None, oversized: int = 0) -> Message:
+        message = Message(self._context_id, self._decoded, dataset, oversized)  # type: ignore[arg-type]
         self._context_id, self._command, self._decoded, self._dataset = None, bytearray(), None, []
+        self._dataset_bytes = 0
         return message
 
 
@@ -237,7 +256,7 @@ class Association:
         self._send_lock = threading.Lock()
         self._pending_pdus: deque[tuple[int, bytearray]] = deque()
         self._deferred: deque[Message] = deque()
-        self.assembler = MessageAssembler(self.contexts)
+        self.assembler = MessageAssembler(self.contexts, self.config.max_instance_bytes)
         limit = self.config.max_pdu + 6 if self.config.max_pdu else _UNLIMITED_PDU_LIMIT
         self.pdu_limit = max(limit, _ASSOCIATE_RQ_LIMIT)
 
@@ -430,6 +449,11 @@ class Association:
         if field_ == C_ECHO_RQ and abstract_syntax == Verification:
             status = handlers.echo(self.stats)
             self.send_message(message.context_id, response(command, field_, status))
+        elif field_ == C_STORE_RQ and message.oversized:
+            status = handlers.store_too_large(self.stats, size=message.oversized, limit=self.config.max_instance_bytes)
+            self.send_message(message.context_id, response(command, field_, status))
+        elif message.oversized:
+            raise ProtocolError(f"a {field_:#06x} request with a dataset over DICOM_MAX_INSTANCE_BYTES")
         elif field_ == C_STORE_RQ and message.dataset is not None and abstract_syntax not in _NON_STORAGE:
             status = handlers.store(
                 self.stats,

@@ -214,6 +214,8 @@ DICOM_PORT = env.int("DICOM_PORT", default=11112)
 DICOM_CHECK_PEER_IP = env.bool("DICOM_CHECK_PEER_IP", default=False)
 DICOM_MAX_ASSOCIATIONS = env.int("DICOM_MAX_ASSOCIATIONS", default=16)
 DICOM_MAX_PDU = env.int("DICOM_MAX_PDU", default=262144)  # bytes; larger PDUs, fewer messages
+# One instance is held in memory until it is stored: larger ones are refused (0 = no limit).
+DICOM_MAX_INSTANCE_BYTES = env.int("DICOM_MAX_INSTANCE_BYTES", default=2 << 30)
 DICOM_ACSE_TIMEOUT = env.float("DICOM_ACSE_TIMEOUT", default=30.0)
 DICOM_DIMSE_TIMEOUT = env.float("DICOM_DIMSE_TIMEOUT", default=60.0)
 DICOM_NETWORK_TIMEOUT = env.float("DICOM_NETWORK_TIMEOUT", default=120.0)  # idle association

@@ -91,6 +91,19 @@ def test_messages_are_reassembled_from_fragments_across_pdus():
     assert echo.dataset is None and upper_layer.command_us(echo.command, upper_layer.MESSAGE_ID) == 7
 
 
+def test_a_dataset_over_the_limit_is_read_to_its_end_but_not_kept():
+    assembler = MessageAssembler({1: ("1.2.840.10008.5.1.4.1.1.2", "1.2.840.10008.1.2")}, max_dataset_bytes=5)
+    assembler.feed(bytearray(_pdv(1, 0x03, STORE) + _pdv(1, 0x00, b"abcd")))
+    assert assembler.feed(bytearray(_pdv(1, 0x00, b"efgh"))) == []
+    assert assembler._dataset == []  # nothing held past the limit
+    (store,) = assembler.feed(bytearray(_pdv(1, 0x02, b"ij")))
+    assert store.oversized == 10 and store.dataset == b""
+    # The next message is whole again: the limit is per dataset.
+    assembler.feed(bytearray(_pdv(1, 0x03, STORE)))
+    (store,) = assembler.feed(bytearray(_pdv(1, 0x02, b"abcde")))
+    assert store.dataset == b"abcde" and not store.oversized
+
+
 @pytest.mark.parametrize(
     ("pdus", "reason"),
     [

@@ -1,5 +1,6 @@
 """The gateway against dcmtk's echoscu/storescu and pynetdicom, on real PostgreSQL."""
 
+import dataclasses
 import re
 import shutil
 import time
@@ -230,3 +231,20 @@ def test_each_association_and_study_gets_one_info_line_without_the_patients_name
     [association] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("association closed")]
     assert "calling_ae=CT_LANDERNEAU" in association and f"instances=3 failures=0 bytes={size}" in association
     assert "SECRETNAME" not in caplog.text
+
+
+def test_an_instance_over_the_size_limit_is_refused_and_the_association_goes_on(gateway, ct_modality, caplog):
+    # Each instance is held in memory until stored: a peer cannot make the gateway hold more.
+    gateway.server.config = dataclasses.replace(gateway.server.config, max_instance_bytes=20_000)
+    files = [str(TEST_FILES / "CT_small.dcm"), str(TEST_FILES / "MR_small.dcm")]  # 39 kB, then 10 kB
+    with caplog.at_level("WARNING", logger="dicom_gateway"):
+        result = run_dcmtk(
+            "storescu", "-v", "--no-halt", "-aet", "CT_LANDERNEAU", "-aec", "TELERADIO", "127.0.0.1",
+            str(gateway.port), *files,
+        )  # fmt: skip
+    output = result.stdout + result.stderr
+    # The CT refused as "out of resources", then the MR stored in the same association.
+    assert output.count("Received Store Response") == 2 and "Refused: OutOfResources" in output, output
+    assert output.count("Requesting Association") == 1, output
+    assert list(Instance.objects.values_list("sop_class_uid", flat=True)) == ["1.2.840.10008.5.1.4.1.1.4"]  # MR
+    assert "over DICOM_MAX_INSTANCE_BYTES=20000" in caplog.text
