@@ -1,6 +1,6 @@
 """A small greyscale PNG of one stored image, for the series strip of the viewer.
 
-Pure apart from pydicom and numpy: bytes of a Part 10 file in, PNG bytes out.
+Pure apart from pydicom and numpy: a Part 10 file in, PNG bytes out.
 Pixel data pydicom cannot decode here (a codec plugin not installed) gives
 None, and the page shows the series without a picture.
 """
@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import struct
 import zlib
-from io import BytesIO
+from typing import BinaryIO
 
 import numpy as np
-from pydicom import dcmread
+from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
+from pydicom.pixels import pixel_array
 
 SIZE = 96  # longest side, in pixels
 
@@ -48,11 +49,15 @@ def png_encode(grey: np.ndarray) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b"")
 
 
-def thumbnail_png(data: bytes) -> bytes | None:
-    """A PNG of the (first frame of the) image, windowed like the modality asks, or None."""
+def thumbnail_png(source: BinaryIO) -> bytes | None:
+    """A PNG of the (first frame of the) image in ``source``, windowed like the modality asks, or None.
+
+    Only the first frame is read and decoded: an enhanced multi-frame series is one
+    file of hundreds of frames, which ``Dataset.pixel_array`` would decode whole.
+    """
+    ds = Dataset()  # filled with the image pixel module (group 0028): size, window, rescale
     try:
-        ds = dcmread(BytesIO(data))
-        pixels = ds.pixel_array
+        pixels = pixel_array(source, index=0, ds_out=ds)
     except Exception:  # noqa: BLE001 - any decoding failure means "no picture", never an error page
         return None
     if pixels.ndim == 3 and ds.get("SamplesPerPixel", 1) == 1:

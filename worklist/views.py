@@ -155,7 +155,7 @@ def exam_series_thumbnail(request: HttpRequest, pk: int, series_id: int) -> Http
     if not instances:
         raise Http404
     with get_storage().open(instances[len(instances) // 2]) as handle:
-        png = thumbnail_png(handle.read())
+        png = thumbnail_png(handle)
     if png is None:
         raise Http404
     audit_log(action="exam.thumbnail", request=request, obj=exam, detail={"series_id": series.pk})
