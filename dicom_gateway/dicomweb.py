@@ -29,14 +29,14 @@ import uuid
 import zoneinfo
 from collections.abc import Callable, Iterable, Iterator
 from io import BytesIO
-from typing import Any
+from typing import Any, BinaryIO
 
 from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from pydicom import dcmread
 from pydicom.dataset import Dataset
-from pydicom.encaps import generate_frames
+from pydicom.encaps import generate_frames, get_frame
 from pydicom.uid import (
     JPEG2000,
     UID,
@@ -268,9 +268,13 @@ def _instance_path(exam: Exam, instance: Instance) -> tuple[str, ...]:
     )
 
 
-def _read(instance: Instance) -> bytes:
+def _open(instance: Instance) -> BinaryIO:
     # The path comes from the row's hash-derived key, never from the URL.
-    with get_storage().open(instance.storage_key) as handle:
+    return get_storage().open(instance.storage_key)
+
+
+def _read(instance: Instance) -> bytes:
+    with _open(instance) as handle:
         return handle.read()
 
 
@@ -531,6 +535,51 @@ def frames_extract(ds: Dataset, numbers: list[int]) -> tuple[str, list[bytes]] |
     return "application/octet-stream", [data[(n - 1) * length : n * length] for n in numbers]
 
 
+_PIXEL_DATA_TAG = b"\xe0\x7f\x10\x00"  # (7FE0,0010), little endian
+
+
+def frames_read(source: BinaryIO, numbers: list[int]) -> tuple[Dataset, tuple[str, list[bytes]] | None]:
+    """Like ``frames_extract``, reading from the open file only its header and the asked frames.
+
+    OHIF fetches a multi-frame instance frame by frame: reading the whole file for
+    each would read an enhanced series (one file, hundreds of frames) once per frame.
+    Deflated or big-endian files, rare, are read whole.
+
+    Returns:
+        The dataset (without its pixel data when read this way), and the frames or None.
+    """
+    ds = dcmread(source, stop_before_pixels=True)
+    syntax = UID(ds.file_meta.TransferSyntaxUID)
+    header = source.read(8)
+    if syntax.is_deflated or not syntax.is_little_endian or header[:4] != _PIXEL_DATA_TAG:
+        source.seek(0)
+        ds = dcmread(source)
+        return ds, frames_extract(ds, numbers)
+    if not syntax.is_implicit_VR:
+        source.read(4)  # explicit VR OB/OW: VR, two reserved bytes, then the 32-bit length
+    count = imaging.frame_count(ds)
+    if max(numbers) > count:
+        raise IndexError("no such frame")
+    start = source.tell()
+    if syntax.is_encapsulated:
+        media_type = FRAME_MEDIA_TYPES.get(syntax)
+        if media_type is None:
+            return ds, None
+        frames = []
+        for number in numbers:
+            source.seek(start)
+            frames.append(get_frame(source, number - 1, number_of_frames=count))
+        return ds, (media_type, frames)
+    if ds.BitsAllocated % 8:
+        return ds, None  # would need bit unpacking: not served
+    length = ds.Rows * ds.Columns * ds.get("SamplesPerPixel", 1) * ds.BitsAllocated // 8
+    frames = []
+    for number in numbers:
+        source.seek(start + (number - 1) * length)
+        frames.append(source.read(length))
+    return ds, ("application/octet-stream", frames)
+
+
 class FramesApi(DicomwebApi):
     """Frames of one instance: native pixel bytes, or the encapsulated frames as stored."""
 
@@ -540,9 +589,9 @@ class FramesApi(DicomwebApi):
         except ValueError:
             return JsonResponse({"message": "", "extra": {"invalid": "frames"}}, status=400)
         found = self.instance(study, series, instance)
-        ds = dcmread(BytesIO(_read(found)))
         try:
-            extracted = frames_extract(ds, numbers)
+            with _open(found) as source:
+                ds, extracted = frames_read(source, numbers)
         except IndexError:
             raise Http404 from None
         if extracted is None:

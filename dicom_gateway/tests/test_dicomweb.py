@@ -5,6 +5,7 @@ and site B; radiologist A reads through a DRF token and must never reach
 site B's study, whatever the endpoint (404, audited).
 """
 
+from io import BytesIO
 from pathlib import Path
 
 import pydicom
@@ -276,3 +277,40 @@ def test_a_whole_study_is_read_file_by_file_while_it_is_sent(studies, token, mon
     assert studies["multi_bytes"] in body and studies["single_bytes"] in body
     boundary = response["Content-Type"].split("boundary=")[1]
     assert body.count(f"--{boundary}".encode()) == 3 and body.endswith(f"--{boundary}--\r\n".encode())
+
+
+class _CountingReader(BytesIO):
+    def __init__(self, data: bytes):
+        super().__init__(data)
+        self.bytes_read = 0
+
+    def read(self, size=-1):
+        chunk = super().read(size)
+        self.bytes_read += len(chunk)
+        return chunk
+
+
+def test_frames_are_read_alone_from_the_file():
+    # OHIF fetches a multi-frame instance frame by frame: each request must not read the whole file.
+    from dicom_gateway.dicomweb import frames_read
+
+    ds = make_ct_image(rows=64, columns=64, frames=50)
+    source = _CountingReader(encode(ds))
+    _ds, (media_type, frames) = frames_read(source, [2, 50])
+    size = 64 * 64 * 2
+    assert media_type == "application/octet-stream"
+    assert frames == [ds.PixelData[size : 2 * size], ds.PixelData[49 * size :]]
+    assert source.bytes_read < 4 * size  # the header and two frames, of 50
+    with pytest.raises(IndexError):
+        frames_read(_CountingReader(encode(ds)), [51])
+
+
+@pytest.mark.parametrize("name", ["rtdose_rle.dcm", "SC_rgb_rle_2frame.dcm", "image_dfl.dcm", "MR_small_RLE.dcm"])
+def test_frames_read_agrees_with_the_whole_dataset(name):
+    from dicom_gateway.dicomweb import frames_extract, frames_read
+
+    data = (Path(pydicom.__file__).parent / "data" / "test_files" / name).read_bytes()
+    whole = pydicom.dcmread(BytesIO(data))
+    numbers = list(range(1, int(whole.get("NumberOfFrames", 1) or 1) + 1))
+    _ds, read = frames_read(BytesIO(data), numbers)
+    assert read == frames_extract(whole, numbers) and read is not None
