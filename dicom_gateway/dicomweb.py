@@ -76,6 +76,7 @@ FRAME_MEDIA_TYPES: dict[str, str] = {
 # Bulk data given in metadata as a BulkDataURI (PS3.18 §8.7.3.3), served by BulkDataApi:
 # Pixel Data, Float Pixel Data, Double Float Pixel Data.
 BULK_DATA_TAGS = (0x7FE00010, 0x7FE00008, 0x7FE00009)
+_PIXEL_DATA_TAG = b"\xe0\x7f\x10\x00"  # (7FE0,0010), little endian
 
 
 def _attr(vr: str, *values: Any) -> dict[str, Any]:
@@ -139,21 +140,37 @@ def instance_json(instance: Instance, retrieve_url: str) -> dict[str, Any]:
     }
 
 
+def _ob_or_ow(ds: Dataset) -> str:
+    """The VR of pixel data read in implicit VR: by the bits allocated (PS3.5 §8.2)."""
+    return "OW" if int(ds.get("BitsAllocated", 8) or 8) > 8 else "OB"
+
+
 def _bulk_vr(ds: Dataset, tag: int) -> str:
     vr = ds[tag].VR
-    if " or " in vr:  # implicit VR: OB or OW, by the bits allocated (PS3.5 §8.2)
-        return "OW" if int(ds.get("BitsAllocated", 8) or 8) > 8 else "OB"
-    return vr
+    return _ob_or_ow(ds) if " or " in vr else vr
 
 
-def metadata_json(data: bytes, instance_url: str) -> dict[str, Any]:
+def metadata_json(source: BinaryIO, instance_url: str) -> dict[str, Any]:
     """Every element of a stored Part 10 file but the file meta; the pixel data as a BulkDataURI.
 
     The URI is ``<instance_url>/bulkdata/<tag>`` (PS3.18 §8.7.3.3: bulk data
-    is never inlined in metadata).
+    is never inlined in metadata). The file is read up to its Pixel Data only (the
+    element's header says its VR): a study's metadata must not read its images.
+    Elements after the pixel data (trailing padding, rare signatures) are left out.
     """
-    ds = dcmread(BytesIO(data))
+    ds = dcmread(source, stop_before_pixels=True)
+    syntax = UID(ds.file_meta.TransferSyntaxUID)
+    pixel_vr = None
+    if syntax.is_deflated:  # the position is inside the compressed stream: read it all
+        source.seek(0)
+        ds = dcmread(source)
+    else:
+        header = source.read(8)
+        if header[:4] == (_PIXEL_DATA_TAG if syntax.is_little_endian else b"\x7f\xe0\x00\x10"):
+            pixel_vr = _ob_or_ow(ds) if syntax.is_implicit_VR else header[4:6].decode("ascii", "replace")
     bulk = {}
+    if pixel_vr is not None:
+        bulk["7FE00010"] = {"vr": pixel_vr, "BulkDataURI": f"{instance_url}/bulkdata/7FE00010"}
     for tag in BULK_DATA_TAGS:
         if tag in ds:
             bulk[f"{tag:08X}"] = {"vr": _bulk_vr(ds, tag), "BulkDataURI": f"{instance_url}/bulkdata/{tag:08X}"}
@@ -493,7 +510,10 @@ class MetadataApi(DicomwebApi):
         else:
             exam = self.exam(study)
             instances = list(selectors.instance_list_for_exam(exam=exam))
-        payload = [metadata_json(_read(i), self.url(*_instance_path(exam, i))) for i in instances]
+        payload = []
+        for found_instance in instances:
+            with _open(found_instance) as source:
+                payload.append(metadata_json(source, self.url(*_instance_path(exam, found_instance))))
         self.audit("dicomweb.metadata", exam, study=study, series=series, instance=instance, instances=len(instances))
         return dicom_json(payload)
 
@@ -533,9 +553,6 @@ def frames_extract(ds: Dataset, numbers: list[int]) -> tuple[str, list[bytes]] |
     length = ds.Rows * ds.Columns * ds.get("SamplesPerPixel", 1) * ds.BitsAllocated // 8
     data = ds.PixelData
     return "application/octet-stream", [data[(n - 1) * length : n * length] for n in numbers]
-
-
-_PIXEL_DATA_TAG = b"\xe0\x7f\x10\x00"  # (7FE0,0010), little endian
 
 
 def frames_read(source: BinaryIO, numbers: list[int]) -> tuple[Dataset, tuple[str, list[bytes]] | None]:

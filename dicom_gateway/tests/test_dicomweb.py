@@ -314,3 +314,42 @@ def test_frames_read_agrees_with_the_whole_dataset(name):
     numbers = list(range(1, int(whole.get("NumberOfFrames", 1) or 1) + 1))
     _ds, read = frames_read(BytesIO(data), numbers)
     assert read == frames_extract(whole, numbers) and read is not None
+
+
+def _metadata_of_the_whole_file(data: bytes, url: str) -> dict:
+    """What metadata_json gave when it parsed the whole file (the reference), but what follows
+    the pixel data (trailing padding, say), which it no longer reads."""
+    ds = pydicom.dcmread(BytesIO(data))
+    for tag in [element.tag for element in ds if element.tag > 0x7FE00010]:
+        del ds[tag]
+    bulk = {}
+    for tag in (0x7FE00010, 0x7FE00008, 0x7FE00009):
+        if tag in ds:
+            vr = ds[tag].VR
+            if " or " in vr:
+                vr = "OW" if int(ds.get("BitsAllocated", 8) or 8) > 8 else "OB"
+            bulk[f"{tag:08X}"] = {"vr": vr, "BulkDataURI": f"{url}/bulkdata/{tag:08X}"}
+            del ds[tag]
+    return {**ds.to_json_dict(suppress_invalid_tags=True), **bulk}
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["CT_small.dcm", "rtdose_1frame.dcm", "rtdose_rle.dcm", "image_dfl.dcm", "MR_small_bigendian.dcm", "JPEG2000.dcm"],
+)
+def test_metadata_read_up_to_the_pixels_equals_that_of_the_whole_file(name):
+    from dicom_gateway.dicomweb import metadata_json
+
+    data = (Path(pydicom.__file__).parent / "data" / "test_files" / name).read_bytes()
+    assert metadata_json(BytesIO(data), "u") == _metadata_of_the_whole_file(data, "u")
+
+
+def test_metadata_does_not_read_the_images():
+    # OHIF asks a study's metadata first: reading every image for it would read the whole study.
+    from dicom_gateway.dicomweb import metadata_json
+
+    ds = make_ct_image(rows=256, columns=256, frames=4)
+    source = _CountingReader(encode(ds))
+    metadata = metadata_json(source, "u")
+    assert metadata["7FE00010"] == {"vr": "OW", "BulkDataURI": "u/bulkdata/7FE00010"}
+    assert source.bytes_read < len(ds.PixelData) // 10
