@@ -671,17 +671,20 @@ class RenderedApi(DicomwebApi):
             rendering = imaging.rendering_parse(request.query_params)
         except imaging.InvalidRendering as exc:
             return JsonResponse({"message": "", "extra": {"invalid": str(exc)}}, status=400)
-        ds = dcmread(BytesIO(_read(found)))
-        try:
-            index = 0 if frame is None else frame - 1
-            body = imaging.frame_render(ds, index=index, rendering=rendering, media_type=media_type)
-        except IndexError:
-            raise Http404 from None
-        except imaging.CannotDecode:
-            return not_acceptable(
-                _("Ces pixels ne peuvent pas être décodés sur le serveur."),
-                unsupported=str(ds.file_meta.TransferSyntaxUID),
-            )
+        # Read up to the pixel data, then only the asked frame (a multi-frame file is
+        # rendered frame by frame by viewers: never the whole file per frame).
+        with _open(found) as source:
+            ds = dcmread(source, stop_before_pixels=True)
+            try:
+                index = 0 if frame is None else frame - 1
+                body = imaging.frame_render(ds, index=index, rendering=rendering, media_type=media_type, source=source)
+            except IndexError:
+                raise Http404 from None
+            except imaging.CannotDecode:
+                return not_acceptable(
+                    _("Ces pixels ne peuvent pas être décodés sur le serveur."),
+                    unsupported=str(ds.file_meta.TransferSyntaxUID),
+                )
         self.audit(
             "dicomweb.rendered", found.series.exam, study=study, series=series, instance=instance, frame=frame or 1
         )

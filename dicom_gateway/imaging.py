@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from io import BytesIO
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image
@@ -127,8 +128,13 @@ def frame_count(ds: Dataset) -> int:
     return int(ds.get("NumberOfFrames", 1) or 1)
 
 
-def frame_render(ds: Dataset, *, index: int, rendering: Rendering, media_type: str) -> bytes:
+def frame_render(
+    ds: Dataset, *, index: int, rendering: Rendering, media_type: str, source: BinaryIO | None = None
+) -> bytes:
     """One frame (0-based) of ``ds`` as an 8-bit JPEG or PNG.
+
+    With ``source`` (the open file ``ds`` was read from, without its pixel data),
+    only that frame is read from it and decoded, not the whole pixel data.
 
     Greyscale: modality LUT (RescaleSlope/Intercept), then the asked window or
     the dataset's default VOI, then MONOCHROME1 inverted. Colour: decoded to RGB;
@@ -139,14 +145,16 @@ def frame_render(ds: Dataset, *, index: int, rendering: Rendering, media_type: s
         CannotDecode: no installed plugin decodes the pixel data.
         IndexError: no such frame.
     """
-    if "PixelData" not in ds:
+    if source is None and "PixelData" not in ds:
         raise CannotDecode("no pixel data")
     if not 0 <= index < frame_count(ds):
         raise IndexError("no such frame")
+    if source is not None:
+        source.seek(0)
     try:
-        pixels = pixel_array(ds, index=index if frame_count(ds) > 1 else None)
-    except (NotImplementedError, RuntimeError, ValueError) as exc:
-        raise CannotDecode(str(exc)) from exc
+        pixels = pixel_array(ds if source is None else source, index=index if frame_count(ds) > 1 else None)
+    except (NotImplementedError, RuntimeError, ValueError, AttributeError, KeyError) as exc:
+        raise CannotDecode(str(exc)) from exc  # no pixel data, or no plugin for them
     samples = int(ds.get("SamplesPerPixel", 1) or 1)
     if samples == 1:
         values = apply_rescale(pixels, ds)
