@@ -134,7 +134,8 @@ def frame_render(
     """One frame (0-based) of ``ds`` as an 8-bit JPEG or PNG.
 
     With ``source`` (the open file ``ds`` was read from, without its pixel data),
-    only that frame is read from it and decoded, not the whole pixel data.
+    only that frame is read from it and decoded, not the whole pixel data (a
+    deflated file, compressed as a whole, is read whole).
 
     Greyscale: modality LUT (RescaleSlope/Intercept), then the asked window or
     the dataset's default VOI, then MONOCHROME1 inverted. Colour: decoded to RGB;
@@ -145,6 +146,9 @@ def frame_render(
         CannotDecode: no installed plugin decodes the pixel data.
         IndexError: no such frame.
     """
+    if source is not None and UID(ds.file_meta.TransferSyntaxUID).is_deflated:
+        source.seek(0)
+        ds, source = dcmread(source), None
     if source is None and "PixelData" not in ds:
         raise CannotDecode("no pixel data")
     if not 0 <= index < frame_count(ds):

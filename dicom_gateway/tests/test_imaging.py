@@ -1,5 +1,7 @@
 from io import BytesIO
+from pathlib import Path
 
+import pydicom
 import pytest
 from PIL import Image
 from pydicom import dcmread
@@ -39,3 +41,15 @@ def test_an_instance_without_pixels_cannot_be_rendered():
     header = dcmread(source, stop_before_pixels=True)
     with pytest.raises(imaging.CannotDecode):
         imaging.frame_render(header, index=0, rendering=RENDERING, media_type="image/png", source=source)
+
+
+@pytest.mark.parametrize(
+    "name", ["image_dfl.dcm", "MR_small_bigendian.dcm", "SC_rgb_rle_2frame.dcm", "JPEG2000.dcm", "rtdose_1frame.dcm"]
+)
+def test_rendering_from_the_file_equals_rendering_the_whole_dataset(name):
+    data = (Path(pydicom.__file__).parent / "data" / "test_files" / name).read_bytes()
+    source = BytesIO(data)
+    header = dcmread(source, stop_before_pixels=True)
+    from_file = imaging.frame_render(header, index=0, rendering=RENDERING, media_type="image/png", source=source)
+    whole = imaging.frame_render(dcmread(BytesIO(data)), index=0, rendering=RENDERING, media_type="image/png")
+    assert from_file == whole
