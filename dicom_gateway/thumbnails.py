@@ -12,6 +12,7 @@ import zlib
 from typing import BinaryIO
 
 import numpy as np
+from pydicom import dcmread
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 from pydicom.pixels import pixel_array
@@ -54,12 +55,20 @@ def thumbnail_png(source: BinaryIO) -> bytes | None:
 
     Only the first frame is read and decoded: an enhanced multi-frame series is one
     file of hundreds of frames, which ``Dataset.pixel_array`` would decode whole.
+    A deflated file (compressed as a whole) is read whole.
     """
     ds = Dataset()  # filled with the image pixel module (group 0028): size, window, rescale
     try:
         pixels = pixel_array(source, index=0, ds_out=ds)
     except Exception:  # noqa: BLE001 - any decoding failure means "no picture", never an error page
-        return None
+        try:
+            source.seek(0)
+            ds = dcmread(source)
+            if not ds.file_meta.TransferSyntaxUID.is_deflated:
+                return None
+            pixels = pixel_array(ds, index=0)
+        except Exception:  # noqa: BLE001 - as above
+            return None
     if pixels.ndim == 3 and ds.get("SamplesPerPixel", 1) == 1:
         pixels = pixels[0]
     if pixels.ndim == 3:  # colour: the luminance is enough for a thumbnail

@@ -1,6 +1,8 @@
 from io import BytesIO
+from pathlib import Path
 
 import numpy as np
+import pydicom
 from PIL import Image
 
 from dicom_gateway.tests.dicom_factories import encode, make_ct_image
@@ -30,3 +32,9 @@ def test_a_multiframe_image_gives_its_first_frame_without_reading_the_others():
 
 def test_undecodable_bytes_give_no_picture_rather_than_an_error():
     assert thumbnail_png(BytesIO(b"not dicom at all")) is None
+
+
+def test_a_deflated_file_gives_its_picture_too():
+    path = Path(pydicom.__file__).parent / "data" / "test_files" / "image_dfl.dcm"
+    png = thumbnail_png(BytesIO(path.read_bytes()))
+    assert png is not None and max(Image.open(BytesIO(png)).size) <= 96
