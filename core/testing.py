@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import socket
+from io import BytesIO
 
 _EPHEMERAL_RANGE = "/proc/sys/net/ipv4/ip_local_port_range"
 _LOWEST = 10000
@@ -43,3 +44,16 @@ def _any_port(host: str) -> int:
     with socket.socket() as sock:
         sock.bind((host, 0))
         return sock.getsockname()[1]
+
+
+class CountingReader(BytesIO):
+    """An in-memory file that counts the bytes read from it (to check what a reader leaves alone)."""
+
+    def __init__(self, data: bytes):
+        super().__init__(data)
+        self.bytes_read = 0
+
+    def read(self, size: int | None = -1) -> bytes:
+        chunk = super().read(size)
+        self.bytes_read += len(chunk)
+        return chunk

@@ -18,6 +18,7 @@ from pydicom.uid import generate_uid
 from rest_framework.authtoken.models import Token
 
 from core.models import AuditEvent
+from core.testing import CountingReader
 from dicom_gateway import statuses
 from dicom_gateway.services import instance_receive
 from dicom_gateway.storage import get_storage
@@ -279,30 +280,19 @@ def test_a_whole_study_is_read_file_by_file_while_it_is_sent(studies, token, mon
     assert body.count(f"--{boundary}".encode()) == 3 and body.endswith(f"--{boundary}--\r\n".encode())
 
 
-class _CountingReader(BytesIO):
-    def __init__(self, data: bytes):
-        super().__init__(data)
-        self.bytes_read = 0
-
-    def read(self, size=-1):
-        chunk = super().read(size)
-        self.bytes_read += len(chunk)
-        return chunk
-
-
 def test_frames_are_read_alone_from_the_file():
     # OHIF fetches a multi-frame instance frame by frame: each request must not read the whole file.
     from dicom_gateway.dicomweb import frames_read
 
     ds = make_ct_image(rows=64, columns=64, frames=50)
-    source = _CountingReader(encode(ds))
+    source = CountingReader(encode(ds))
     _ds, (media_type, frames) = frames_read(source, [2, 50])
     size = 64 * 64 * 2
     assert media_type == "application/octet-stream"
     assert frames == [ds.PixelData[size : 2 * size], ds.PixelData[49 * size :]]
     assert source.bytes_read < 4 * size  # the header and two frames, of 50
     with pytest.raises(IndexError):
-        frames_read(_CountingReader(encode(ds)), [51])
+        frames_read(CountingReader(encode(ds)), [51])
 
 
 @pytest.mark.parametrize("name", ["rtdose_rle.dcm", "SC_rgb_rle_2frame.dcm", "image_dfl.dcm", "MR_small_RLE.dcm"])
@@ -349,7 +339,7 @@ def test_metadata_does_not_read_the_images():
     from dicom_gateway.dicomweb import metadata_json
 
     ds = make_ct_image(rows=256, columns=256, frames=4)
-    source = _CountingReader(encode(ds))
+    source = CountingReader(encode(ds))
     metadata = metadata_json(source, "u")
     assert metadata["7FE00010"] == {"vr": "OW", "BulkDataURI": "u/bulkdata/7FE00010"}
     assert source.bytes_read < len(ds.PixelData) // 10

@@ -6,27 +6,17 @@ import pytest
 from PIL import Image
 from pydicom import dcmread
 
+from core.testing import CountingReader
 from dicom_gateway import imaging
 from dicom_gateway.tests.dicom_factories import encode, make_ct_image, make_dataset
 
 RENDERING = imaging.Rendering()
 
 
-class _CountingReader(BytesIO):
-    def __init__(self, data: bytes):
-        super().__init__(data)
-        self.bytes_read = 0
-
-    def read(self, size=-1):
-        chunk = super().read(size)
-        self.bytes_read += len(chunk)
-        return chunk
-
-
 def test_a_frame_rendered_from_the_file_reads_that_frame_only():
     ds = make_ct_image(rows=256, columns=256, frames=50, WindowCenter=100, WindowWidth=200)
     data = encode(ds)
-    source = _CountingReader(data)
+    source = CountingReader(data)
     header = dcmread(source, stop_before_pixels=True)
     png = imaging.frame_render(header, index=49, rendering=RENDERING, media_type="image/png", source=source)
     whole = imaging.frame_render(dcmread(BytesIO(data)), index=49, rendering=RENDERING, media_type="image/png")
