@@ -77,6 +77,7 @@ FRAME_MEDIA_TYPES: dict[str, str] = {
 # Pixel Data, Float Pixel Data, Double Float Pixel Data.
 BULK_DATA_TAGS = (0x7FE00010, 0x7FE00008, 0x7FE00009)
 _PIXEL_DATA_TAG = b"\xe0\x7f\x10\x00"  # (7FE0,0010), little endian
+_PIXEL_DATA_TAG_BIG_ENDIAN = b"\x7f\xe0\x00\x10"
 
 
 def _attr(vr: str, *values: Any) -> dict[str, Any]:
@@ -150,6 +151,26 @@ def _bulk_vr(ds: Dataset, tag: int) -> str:
     return _ob_or_ow(ds) if " or " in vr else vr
 
 
+def _read_to_pixel_data(source: BinaryIO) -> tuple[Dataset, str | None]:
+    """The dataset up to its Pixel Data, and that element's VR, with ``source`` at its value.
+
+    The VR is None when there is no Pixel Data, or for a deflated file (compressed as a
+    whole, so no position in it means anything): that one is read whole instead.
+    """
+    ds = dcmread(source, stop_before_pixels=True)
+    syntax = UID(ds.file_meta.TransferSyntaxUID)
+    if syntax.is_deflated:
+        source.seek(0)
+        return dcmread(source), None
+    header = source.read(8)
+    if header[:4] != (_PIXEL_DATA_TAG if syntax.is_little_endian else _PIXEL_DATA_TAG_BIG_ENDIAN):
+        return ds, None
+    if syntax.is_implicit_VR:  # tag, 32-bit length
+        return ds, _ob_or_ow(ds)
+    source.read(4)  # explicit VR OB/OW: tag, VR, two reserved bytes, then the 32-bit length
+    return ds, header[4:6].decode("ascii", "replace")
+
+
 def metadata_json(source: BinaryIO, instance_url: str) -> dict[str, Any]:
     """Every element of a stored Part 10 file but the file meta; the pixel data as a BulkDataURI.
 
@@ -158,16 +179,7 @@ def metadata_json(source: BinaryIO, instance_url: str) -> dict[str, Any]:
     element's header says its VR): a study's metadata must not read its images.
     Elements after the pixel data (trailing padding, rare signatures) are left out.
     """
-    ds = dcmread(source, stop_before_pixels=True)
-    syntax = UID(ds.file_meta.TransferSyntaxUID)
-    pixel_vr = None
-    if syntax.is_deflated:  # the position is inside the compressed stream: read it all
-        source.seek(0)
-        ds = dcmread(source)
-    else:
-        header = source.read(8)
-        if header[:4] == (_PIXEL_DATA_TAG if syntax.is_little_endian else b"\x7f\xe0\x00\x10"):
-            pixel_vr = _ob_or_ow(ds) if syntax.is_implicit_VR else header[4:6].decode("ascii", "replace")
+    ds, pixel_vr = _read_to_pixel_data(source)
     bulk = {}
     if pixel_vr is not None:
         bulk["7FE00010"] = {"vr": pixel_vr, "BulkDataURI": f"{instance_url}/bulkdata/7FE00010"}
@@ -560,23 +572,20 @@ def frames_read(source: BinaryIO, numbers: list[int]) -> tuple[Dataset, tuple[st
 
     OHIF fetches a multi-frame instance frame by frame: reading the whole file for
     each would read an enhanced series (one file, hundreds of frames) once per frame.
-    Deflated or big-endian files, rare, are read whole.
+    A deflated file, rare, is read whole.
 
     Returns:
         The dataset (without its pixel data when read this way), and the frames or None.
     """
-    ds = dcmread(source, stop_before_pixels=True)
-    syntax = UID(ds.file_meta.TransferSyntaxUID)
-    header = source.read(8)
-    if syntax.is_deflated or not syntax.is_little_endian or header[:4] != _PIXEL_DATA_TAG:
-        source.seek(0)
-        ds = dcmread(source)
+    ds, pixel_vr = _read_to_pixel_data(source)
+    if pixel_vr is None:  # no pixel data, or a deflated file read whole
         return ds, frames_extract(ds, numbers)
-    if not syntax.is_implicit_VR:
-        source.read(4)  # explicit VR OB/OW: VR, two reserved bytes, then the 32-bit length
+    syntax = UID(ds.file_meta.TransferSyntaxUID)
     count = imaging.frame_count(ds)
     if max(numbers) > count:
         raise IndexError("no such frame")
+    if not syntax.is_little_endian:
+        return ds, None  # would need byte swapping: not served
     start = source.tell()
     if syntax.is_encapsulated:
         media_type = FRAME_MEDIA_TYPES.get(syntax)

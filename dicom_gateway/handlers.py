@@ -197,26 +197,24 @@ def store(
             study.bytes += result.size
             study.seconds = finished - study.started
     else:
-        stats.failures += 1
-        logger.warning(
-            "C-STORE refused: calling_ae=%s status=0x%04X reason=%s", stats.calling_ae, result.status, result.reason
-        )
+        _refused(stats, result.status, result.reason)
     return result.status
 
 
 def store_too_large(stats: AssociationStats | None, *, size: int, limit: int) -> int:
     """C-STORE of a dataset over DICOM_MAX_INSTANCE_BYTES: read and dropped, refused (0xA700)."""
     metrics.INSTANCES.labels(outcome=statuses.NAMES[statuses.OUT_OF_RESOURCES]).inc()
+    reason = f"instance of {size} bytes over DICOM_MAX_INSTANCE_BYTES={limit}"
+    return _refused(stats, statuses.OUT_OF_RESOURCES, reason)
+
+
+def _refused(stats: AssociationStats | None, status: int, reason: str) -> int:
+    """Count and log a C-STORE answered with a failure status; returns the status."""
     if stats:
         stats.failures += 1
-    logger.warning(
-        "C-STORE refused: calling_ae=%s status=0x%04X reason=instance of %s bytes over DICOM_MAX_INSTANCE_BYTES=%s",
-        stats.calling_ae if stats else "?",
-        statuses.OUT_OF_RESOURCES,
-        size,
-        limit,
-    )
-    return statuses.OUT_OF_RESOURCES
+    calling_ae = stats.calling_ae if stats else "?"
+    logger.warning("C-STORE refused: calling_ae=%s status=0x%04X reason=%s", calling_ae, status, reason)
+    return status
 
 
 def find(

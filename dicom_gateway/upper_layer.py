@@ -222,7 +222,7 @@ class MessageAssembler:
                 if self._decoded is None:
                     raise ProtocolError("dataset fragment before its command set")
                 self._dataset_bytes += len(fragment)
-                if self.max_dataset_bytes and self._dataset_bytes > self.max_dataset_bytes:
+                if self._oversized():
                     self._dataset = []  # drop what was kept; the rest is read and dropped too
                 else:
                     self._dataset.append(fragment)
@@ -230,8 +230,11 @@ class MessageAssembler:
                     done.append(self._finish_dataset())
         return done
 
+    def _oversized(self) -> bool:
+        return bool(self.max_dataset_bytes) and self._dataset_bytes > self.max_dataset_bytes
+
     def _finish_dataset(self) -> Message:
-        if self.max_dataset_bytes and self._dataset_bytes > self.max_dataset_bytes:
+        if self._oversized():
             return self._finish(b"", oversized=self._dataset_bytes)
         return self._finish(b"".join(self._dataset))
 

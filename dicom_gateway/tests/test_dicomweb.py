@@ -306,6 +306,15 @@ def test_frames_read_agrees_with_the_whole_dataset(name):
     assert read == frames_extract(whole, numbers) and read is not None
 
 
+def test_big_endian_frames_are_not_served_and_a_missing_frame_is_still_an_error():
+    from dicom_gateway.dicomweb import frames_read
+
+    data = (Path(pydicom.__file__).parent / "data" / "test_files" / "MR_small_bigendian.dcm").read_bytes()
+    assert frames_read(BytesIO(data), [1])[1] is None
+    with pytest.raises(IndexError):
+        frames_read(BytesIO(data), [2])
+
+
 def _metadata_of_the_whole_file(data: bytes, url: str) -> dict:
     """What metadata_json gave when it parsed the whole file (the reference), but what follows
     the pixel data (trailing padding, say), which it no longer reads."""
