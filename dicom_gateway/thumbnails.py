@@ -63,9 +63,10 @@ def thumbnail_png(source: BinaryIO) -> bytes | None:
     except Exception:  # noqa: BLE001 - any decoding failure means "no picture", never an error page
         try:
             source.seek(0)
+            if not dcmread(source, stop_before_pixels=True).file_meta.TransferSyntaxUID.is_deflated:
+                return None  # undecodable here: not worth reading the whole file to find out again
+            source.seek(0)
             ds = dcmread(source)
-            if not ds.file_meta.TransferSyntaxUID.is_deflated:
-                return None
             pixels = pixel_array(ds, index=0)
         except Exception:  # noqa: BLE001 - as above
             return None
